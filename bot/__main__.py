@@ -1,0 +1,109 @@
+"""The composition root: ``python -m bot [console|slack|discord]``.
+
+Reads the settings, opens the clients (store, OpenAI) and closes them on the
+way out; nothing else in the project creates a client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+import openai
+
+from bot import console
+from bot.config import ConfigError, Settings, configure_logging
+from core.ai import AIService, DisabledAI
+from core.store import open_store
+from handlers.port import AIPort, JankenRules, Services
+
+_log = logging.getLogger("bot")
+PLATFORMS = ("console", "slack", "discord")
+NOT_BUILT = ("slack", "discord")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Team chat bot: /ask, /draw, /janken.")
+    parser.add_argument("platform", nargs="?", choices=PLATFORMS, help="default: every platform with credentials")
+    parser.add_argument("--http", action="store_true", help="slack: serve HTTP instead of Socket Mode")
+    parser.add_argument("--port", type=int, help="slack --http: port (default $PORT, else 3000)")
+    return parser.parse_args(argv)
+
+
+def chosen_platforms(requested: str | None, settings: Settings) -> list[str]:
+    """The platforms to start: the one asked for, else those with credentials, else the console."""
+    if requested:
+        return [requested]
+    found = []
+    if settings.slack_bot_token:
+        found.append("slack")
+    if settings.discord_token:
+        found.append("discord")
+    return found or ["console"]
+
+
+@contextlib.asynccontextmanager
+async def open_ai(settings: Settings) -> AsyncIterator[AIPort]:
+    """The OpenAI service, or a stand-in that explains the missing key."""
+    if not settings.ai_enabled:
+        _log.warning("OPENAI_API_KEY is not set: /ask and /draw will say so")
+        yield DisabledAI()
+        return
+    client = openai.AsyncOpenAI(
+        # A local OpenAI-compatible server may need no key; the SDK insists on one.
+        api_key=settings.openai_api_key or "not-needed",
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+    )
+    async with client:
+        yield AIService(
+            client,
+            chat_model=settings.openai_chat_model,
+            image_model=settings.openai_image_model,
+            system_prompt=settings.system_prompt,
+        )
+
+
+async def serve(settings: Settings, platforms: list[str]) -> None:
+    """Open the shared clients, run the platforms, close everything on the way out."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = await open_store(settings.store_url)
+        stack.push_async_callback(store.close)
+        ai = await stack.enter_async_context(open_ai(settings))
+        services = Services(
+            ai=ai,
+            store=store,
+            janken=JankenRules(hp=settings.janken_hp, mercy=settings.janken_mercy),
+            history_turns=settings.history_turns,
+        )
+        if platforms == ["console"]:
+            await console.run(services, sys.stdin, sys.stdout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    platforms = chosen_platforms(args.platform, settings)
+    missing = [name for name in platforms if name in NOT_BUILT]
+    if missing:
+        print(f"the {', '.join(missing)} platform is not built yet; try: python -m bot console", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings, platforms))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Settings: every environment variable read and validated once, at start-up.
+
+Values come from the environment and from ``.env`` (the environment wins).
+A bad value raises :class:`ConfigError` with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+from core.store.factory import SCHEMES
+
+_T = TypeVar("_T")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant in a team chat. Answer clearly and concisely; use Markdown sparingly."
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The bot's configuration. Secrets are kept out of ``repr``."""
+
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_chat_model: str = "gpt-5.4-mini"
+    openai_image_model: str = "gpt-image-2"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    openai_timeout: float = 60.0
+    openai_max_retries: int = 2
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    discord_token: str | None = field(default=None, repr=False)
+    discord_guild_id: int | None = None
+    store_url: str = "sqlite:///bot.db"
+    port: int | None = None
+    log_level: str = "INFO"
+    janken_hp: int = 3
+    janken_mercy: bool = False
+    history_turns: int = 20
+
+    @property
+    def ai_enabled(self) -> bool:
+        """Whether there is an OpenAI(-compatible) endpoint to talk to."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
+        """Read ``dotenv_path`` (if it exists) overlaid by ``environ`` (default ``os.environ``)."""
+        file_values = dotenv_values(dotenv_path) if dotenv_path and os.path.exists(dotenv_path) else {}
+        env = {**{k: v for k, v in file_values.items() if v is not None}, **(os.environ if environ is None else environ)}
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        store_url = get("STORE_URL") or get("REDIS_URL") or cls.store_url
+        return cls(
+            openai_api_key=get("OPENAI_API_KEY"),
+            openai_base_url=get("OPENAI_BASE_URL"),
+            openai_chat_model=get("OPENAI_CHAT_MODEL") or cls.openai_chat_model,
+            openai_image_model=get("OPENAI_IMAGE_MODEL") or cls.openai_image_model,
+            system_prompt=get("SYSTEM_PROMPT") or cls.system_prompt,
+            openai_timeout=_parsed("OPENAI_TIMEOUT", get("OPENAI_TIMEOUT"), _positive_float, cls.openai_timeout),
+            openai_max_retries=_parsed(
+                "OPENAI_MAX_RETRIES", get("OPENAI_MAX_RETRIES"), _count, cls.openai_max_retries
+            ),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=get("SLACK_API_URL") or cls.slack_api_url,
+            discord_token=get("DISCORD_TOKEN"),
+            discord_guild_id=_parsed("DISCORD_GUILD_ID", get("DISCORD_GUILD_ID"), _positive_int, None),
+            store_url=_checked_store_url(store_url),
+            port=_parsed("PORT", get("PORT"), _port, None),
+            log_level=_parsed("LOG_LEVEL", get("LOG_LEVEL"), _log_level, cls.log_level),
+            janken_hp=_parsed("JANKEN_HP", get("JANKEN_HP"), _positive_int, cls.janken_hp),
+            janken_mercy=_parsed("JANKEN_MERCY", get("JANKEN_MERCY"), _flag, False),
+            history_turns=_parsed("HISTORY_TURNS", get("HISTORY_TURNS"), _positive_int, cls.history_turns),
+        )
+
+
+def _parsed(name: str, raw: str | None, parse: Callable[[str], _T], default: _T) -> _T:
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+
+
+def _whole_number(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = _whole_number(raw)
+    if value < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return value
+
+
+def _count(raw: str) -> int:
+    value = _whole_number(raw)
+    if value < 0:
+        raise ValueError("expected a whole number of 0 or more")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not value > 0:
+        raise ValueError("expected a number of seconds above 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _whole_number(raw)
+    if not 0 < value < 65536:
+        raise ValueError("expected a port number from 1 to 65535")
+    return value
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _checked_store_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in SCHEMES:
+        supported = ", ".join(f"{s}://" for s in SCHEMES)
+        raise ConfigError(f"STORE_URL={url!r} is not supported: use one of {supported}")
+    if scheme == "sqlite" and not rest.startswith("/") or url == "sqlite:///":
+        raise ConfigError(f"STORE_URL={url!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db")
+    return url
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level``; called once, by the entrypoint."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,1 @@
+"""Services and domain rules; nothing here knows a chat platform."""

@@ -1,0 +1,130 @@
+"""The OpenAI service: streamed chat answers and generated images.
+
+The ``AsyncOpenAI`` client is created by the composition root and passed in.
+openai's exceptions are converted here, where they enter, into
+:mod:`core.errors` types whose messages a chat user understands.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import openai
+
+from core.conversation import Turn
+from core.errors import BotError, ContentBlocked, NotConfigured, RateLimited, Unavailable, UpstreamError
+from core.messages import text
+
+_log = logging.getLogger(__name__)
+
+Quality = Literal["low", "medium", "high"]
+IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536")
+SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
+_MIME_BY_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+_EXTENSION_BY_MIME = {mime: fmt for fmt, mime in _MIME_BY_FORMAT.items()}
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """Image bytes as OpenAI returned them."""
+
+    data: bytes
+    mime: str
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSION_BY_MIME.get(self.mime, "png")
+
+
+class AIService:
+    """Chat and image generation over one ``AsyncOpenAI`` client."""
+
+    def __init__(
+        self, client: openai.AsyncOpenAI, *, chat_model: str, image_model: str, system_prompt: str
+    ) -> None:
+        self._client = client
+        self._chat_model = chat_model
+        self._image_model = image_model
+        self._system_prompt = system_prompt
+
+    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncIterator[str]:
+        """Yield the answer to ``question`` as text deltas, in order, given the earlier turns."""
+        messages = [{"role": "system", "content": self._system_prompt}]
+        messages += [{"role": turn.role, "content": turn.content} for turn in history]
+        messages.append({"role": "user", "content": question})
+        with _converted_errors():
+            stream = await self._client.chat.completions.create(
+                model=self._chat_model, messages=messages, stream=True
+            )
+            async with stream:
+                async for chunk in stream:
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            yield choice.delta.content
+                        if choice.finish_reason == "content_filter":
+                            raise ContentBlocked(text("content_blocked"))
+
+    async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
+        """Generate one image and return its bytes (never a URL, which would expire)."""
+        with _converted_errors():
+            result = await self._client.images.generate(
+                model=self._image_model, prompt=prompt, size=size, quality=quality, n=1
+            )
+        if not result.data or not result.data[0].b64_json:
+            raise UpstreamError(text("ai_failed", detail="no image in the answer"))
+        data = base64.b64decode(result.data[0].b64_json)
+        return GeneratedImage(data=data, mime=_sniff_mime(data, getattr(result, "output_format", None)))
+
+
+class DisabledAI:
+    """Stands in for :class:`AIService` when no OpenAI key is configured."""
+
+    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncIterator[str]:
+        raise NotConfigured(text("no_openai_key"))
+        yield ""  # pragma: no cover - makes this an async generator like the real one
+
+    async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
+        raise NotConfigured(text("no_openai_key"))
+
+
+@contextlib.contextmanager
+def _converted_errors() -> Iterator[None]:
+    """Turn openai exceptions into our own, keeping the cause."""
+    try:
+        yield
+    except BotError:
+        raise
+    except openai.RateLimitError as exc:
+        raise RateLimited(text("rate_limited")) from exc
+    except openai.APIConnectionError as exc:  # includes timeouts
+        raise Unavailable(text("ai_unavailable")) from exc
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        _log.error("OpenAI refused the credentials: %s", exc.message)
+        raise UpstreamError(text("ai_auth")) from exc
+    except openai.APIStatusError as exc:
+        if exc.code in SAFETY_CODES:
+            raise ContentBlocked(text("content_blocked")) from exc
+        if exc.status_code >= 500:
+            raise Unavailable(text("ai_unavailable")) from exc
+        _log.warning("OpenAI answered %s: %s", exc.status_code, exc.message)
+        raise UpstreamError(text("ai_failed", detail=f"error {exc.status_code}")) from exc
+    except openai.APIError as exc:  # an error event inside a stream
+        if exc.code in SAFETY_CODES:
+            raise ContentBlocked(text("content_blocked")) from exc
+        _log.warning("OpenAI stream failed: %s", exc.message)
+        raise Unavailable(text("ai_unavailable")) from exc
+
+
+def _sniff_mime(data: bytes, output_format: str | None) -> str:
+    if output_format in _MIME_BY_FORMAT:
+        return _MIME_BY_FORMAT[output_format]
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/png"

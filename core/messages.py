@@ -1,0 +1,70 @@
+"""Every sentence the bot says to users, by key, so it can be translated.
+
+``text(key, **values)`` formats one; English now, other locales later.
+"""
+
+from __future__ import annotations
+
+_EN = {
+    # usage
+    "usage_help": (
+        "Commands:\n"
+        "  /ask <question>  ask the AI; replies in the same conversation keep its context\n"
+        "  /draw [--size square|landscape|portrait] [--quality low|medium|high] <prompt>\n"
+        "  /janken [rock|paper|scissors|stats|quit|<character description>]"
+    ),
+    "usage_ask": "Usage: /ask <question>",
+    "usage_draw": (
+        "Usage: /draw [--size square|landscape|portrait|1024x1024|1536x1024|1024x1536] "
+        "[--quality low|medium|high] <prompt>"
+    ),
+    "usage_janken": (
+        "Usage: /janken [rock|paper|scissors] | /janken stats | /janken quit | "
+        "/janken <character description, two words or more>"
+    ),
+    "unknown_command": "I don't know {command}. Try /help.",
+    "too_long": "That is too long ({length:,} characters); the limit is {limit:,}.",
+    "bad_size": "Unknown size {value!r}. Use square, landscape, portrait, 1024x1024, 1536x1024 or 1024x1536.",
+    "bad_quality": "Unknown quality {value!r}. Use low, medium or high.",
+    "unknown_janken": "{word!r} is not a move or a janken command.",
+    # AI failures
+    "no_openai_key": "AI answers are off: the operator has not set OPENAI_API_KEY.",
+    "content_blocked": "OpenAI's safety system refused that request. Try rewording it.",
+    "rate_limited": "OpenAI is rate limiting the bot right now. Please try again in a minute.",
+    "ai_unavailable": "OpenAI did not answer in time or is having trouble. Please try again shortly.",
+    "ai_auth": "The bot's OpenAI credentials were refused; the operator needs to check OPENAI_API_KEY.",
+    "ai_failed": "OpenAI could not handle that request ({detail}).",
+    "internal_error": "Sorry, something went wrong on my side. The error has been logged.",
+    "store_unavailable": "The bot's storage is unavailable right now. Please try again shortly.",
+    # progress and captions
+    "drawing": "Drawing {prompt}…",
+    "drawing_opponent": "Drawing your opponent: {description}…",
+    "image_caption": "{prompt}",
+    # janken
+    "builtin_opponent": "Janken Bot",
+    "game_board": "{player} {player_hp_bar}  vs  {opponent} {opponent_hp_bar}",
+    "game_prompt": "Round {round}: choose rock, paper or scissors.",
+    "move_rock": "✊ rock",
+    "move_paper": "✋ paper",
+    "move_scissors": "✌️ scissors",
+    "round_win": "You threw {player_move}, {opponent} threw {opponent_move}: you win the round!",
+    "round_lose": "You threw {player_move}, {opponent} threw {opponent_move}: {opponent} wins the round.",
+    "round_draw": "You both threw {player_move}: a draw, nobody loses HP.",
+    "hp_line": "HP: you {player_hp}/{max_hp}, {opponent} {opponent_hp}/{max_hp}.",
+    "game_won": "🎉 You beat {opponent}! Play again with /janken.",
+    "game_lost": "💀 {opponent} wins the game. Play again with /janken.",
+    "game_quit": "Game against {opponent} ended.",
+    "no_game": "You have no game running. Start one with /janken.",
+    "stats": (
+        "Your record: games {games_won} won, {games_lost} lost; rounds {wins} won, {losses} lost, "
+        "{draws} drawn; win streak {streak} (best {best_streak})."
+    ),
+}
+
+_CATALOGUES = {"en": _EN}
+
+
+def text(key: str, locale: str = "en", **values: object) -> str:
+    """The sentence ``key`` in ``locale`` (falling back to English), filled with ``values``."""
+    catalogue = _CATALOGUES.get(locale.split("-")[0], _EN)
+    return catalogue.get(key, _EN[key]).format(**values)

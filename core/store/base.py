@@ -1,0 +1,91 @@
+"""The store interface every backend implements, and the values it trades in.
+
+Backends persist; the rules live in :mod:`core.janken`. ``apply_round`` is the
+one write that must be atomic and idempotent: the same ``move_id`` applied
+twice changes state once and returns the first result again.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from core.conversation import Turn
+from core.janken import Game, Round, Stats, advance, record
+
+Decide = Callable[[Game], Round]
+"""A pure function that resolves one round of a game (no I/O, no awaits)."""
+
+MOVES_REMEMBERED = 200
+"""How many applied move ids a backend keeps per player to spot repeats."""
+
+
+@dataclass(frozen=True)
+class PlayerKey:
+    """Whose state: one user in one workspace of one platform."""
+
+    platform: str
+    workspace: str
+    user: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.user}"
+
+
+@dataclass(frozen=True)
+class Played:
+    """What one move did. ``game`` is the state after it, even when the game ended."""
+
+    round: Round
+    game: Game
+    stats: Stats
+    repeated: bool = False
+
+
+def resolve(game: Game, stats: Stats, decide: Decide) -> Played:
+    """Apply ``decide`` to the game and the player's record."""
+    round_ = decide(game)
+    return Played(round=round_, game=advance(game, round_), stats=record(stats, round_))
+
+
+class Store(abc.ABC):
+    """Async state storage. Implementations never block the event loop."""
+
+    @abc.abstractmethod
+    async def get_game(self, player: PlayerKey) -> Game | None:
+        """The player's running game, if any."""
+
+    @abc.abstractmethod
+    async def start_game(self, player: PlayerKey, game: Game) -> None:
+        """Make ``game`` the player's running game, replacing any other."""
+
+    @abc.abstractmethod
+    async def end_game(self, player: PlayerKey) -> Game | None:
+        """Drop the running game and return it (``None`` if there was none)."""
+
+    @abc.abstractmethod
+    async def apply_round(
+        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
+    ) -> Played | None:
+        """Atomically play one round of the running game (or of ``start`` if none runs).
+
+        A ``move_id`` seen before returns its first result with ``repeated=True``
+        and changes nothing. A finished game is removed. ``None`` when there is
+        no game and no ``start``.
+        """
+
+    @abc.abstractmethod
+    async def get_stats(self, player: PlayerKey) -> Stats:
+        """The player's record (zeros for a newcomer)."""
+
+    @abc.abstractmethod
+    async def load_history(self, conversation: str) -> list[Turn]:
+        """The kept turns of a conversation, oldest first."""
+
+    @abc.abstractmethod
+    async def append_history(self, conversation: str, turns: Sequence[Turn], *, keep: int) -> None:
+        """Add turns and keep only the newest ``keep`` of the conversation."""
+
+    async def close(self) -> None:
+        """Release connections; the default has none."""

@@ -1,0 +1,179 @@
+"""SQLite store (the default): one file, safe for several processes.
+
+Every operation runs as one transaction on a dedicated worker thread, so the
+event loop never blocks and each change is atomic within the process; writes
+take SQLite's write lock up front (``BEGIN IMMEDIATE``), so they are atomic
+across processes sharing the file too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from core.errors import Unavailable
+from core.conversation import Turn
+from core.janken import Game, Stats
+from core.messages import text
+from core.store import codec
+from core.store.base import MOVES_REMEMBERED, Decide, Played, PlayerKey, Store, resolve
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS games (player TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stats (player TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS moves (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    player TEXT NOT NULL, move_id TEXT NOT NULL, result TEXT NOT NULL,
+    UNIQUE (player, move_id)
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_conversation ON history (conversation, seq);
+"""
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file; open it with :meth:`open`."""
+
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+        self._conn = conn
+        self._executor = executor
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteStore:
+        """Open (creating if needed) the database at ``path``."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+
+        def connect() -> sqlite3.Connection:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            return conn
+
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(executor, connect)
+        except sqlite3.Error as exc:
+            executor.shutdown()
+            raise Unavailable(text("store_unavailable")) from exc
+        return cls(conn, executor)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool = False) -> _T:
+        def transaction() -> _T:
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = work(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return result
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, transaction)
+        except sqlite3.Error as exc:
+            raise Unavailable(text("store_unavailable")) from exc
+
+    async def get_game(self, player: PlayerKey) -> Game | None:
+        return await self._run(lambda conn: _read_game(conn, str(player)))
+
+    async def start_game(self, player: PlayerKey, game: Game) -> None:
+        await self._run(lambda conn: _write_game(conn, str(player), game), write=True)
+
+    async def end_game(self, player: PlayerKey) -> Game | None:
+        def work(conn: sqlite3.Connection) -> Game | None:
+            game = _read_game(conn, str(player))
+            conn.execute("DELETE FROM games WHERE player = ?", (str(player),))
+            return game
+
+        return await self._run(work, write=True)
+
+    async def apply_round(
+        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
+    ) -> Played | None:
+        key = str(player)
+
+        def work(conn: sqlite3.Connection) -> Played | None:
+            seen = conn.execute(
+                "SELECT result FROM moves WHERE player = ? AND move_id = ?", (key, move_id)
+            ).fetchone()
+            if seen:
+                return codec.load_played(seen[0])
+            game = _read_game(conn, key) or start
+            if game is None:
+                return None
+            played = resolve(game, _read_stats(conn, key), decide)
+            if played.game.over:
+                conn.execute("DELETE FROM games WHERE player = ?", (key,))
+            else:
+                _write_game(conn, key, played.game)
+            conn.execute(
+                "INSERT OR REPLACE INTO stats (player, data) VALUES (?, ?)", (key, codec.dump_stats(played.stats))
+            )
+            _remember_move(conn, key, move_id, played)
+            return played
+
+        return await self._run(work, write=True)
+
+    async def get_stats(self, player: PlayerKey) -> Stats:
+        return await self._run(lambda conn: _read_stats(conn, str(player)))
+
+    async def load_history(self, conversation: str) -> list[Turn]:
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT role, content FROM history WHERE conversation = ? ORDER BY seq", (conversation,)
+            ).fetchall()
+        )
+        return [Turn(role=role, content=content) for role, content in rows]
+
+    async def append_history(self, conversation: str, turns: Sequence[Turn], *, keep: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO history (conversation, role, content) VALUES (?, ?, ?)",
+                [(conversation, turn.role, turn.content) for turn in turns],
+            )
+            conn.execute(
+                "DELETE FROM history WHERE conversation = ? AND seq NOT IN "
+                "(SELECT seq FROM history WHERE conversation = ? ORDER BY seq DESC LIMIT ?)",
+                (conversation, conversation, keep),
+            )
+
+        await self._run(work, write=True)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown()
+
+
+def _read_game(conn: sqlite3.Connection, key: str) -> Game | None:
+    row = conn.execute("SELECT data FROM games WHERE player = ?", (key,)).fetchone()
+    return codec.load_game(row[0]) if row else None
+
+
+def _write_game(conn: sqlite3.Connection, key: str, game: Game) -> None:
+    conn.execute("INSERT OR REPLACE INTO games (player, data) VALUES (?, ?)", (key, codec.dump_game(game)))
+
+
+def _read_stats(conn: sqlite3.Connection, key: str) -> Stats:
+    row = conn.execute("SELECT data FROM stats WHERE player = ?", (key,)).fetchone()
+    return codec.load_stats(row[0] if row else None)
+
+
+def _remember_move(conn: sqlite3.Connection, key: str, move_id: str, played: Played) -> None:
+    conn.execute(
+        "INSERT INTO moves (player, move_id, result) VALUES (?, ?, ?)", (key, move_id, codec.dump_played(played))
+    )
+    conn.execute(
+        "DELETE FROM moves WHERE player = ? AND seq NOT IN "
+        "(SELECT seq FROM moves WHERE player = ? ORDER BY seq DESC LIMIT ?)",
+        (key, key, MOVES_REMEMBERED),
+    )

@@ -1,0 +1,1 @@
+"""One module per command; platform-neutral, driven through :mod:`handlers.port`."""

@@ -1,0 +1,57 @@
+"""/draw: generate an image and upload it with the prompt as its caption."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from core.ai import IMAGE_SIZES, Quality
+from core.errors import UserInputError
+from core.messages import text
+from handlers.port import Command, DrawRequest, Reply, Services
+from handlers.text_input import checked
+
+SIZE_NAMES = {"square": "1024x1024", "landscape": "1536x1024", "portrait": "1024x1536"}
+QUALITIES = ("low", "medium", "high")
+
+
+def parse(command: Command) -> DrawRequest:
+    """Read ``[--size S] [--quality Q] prompt`` (flags anywhere, ``--flag=value`` too)."""
+    words = checked(command.text, "usage_draw", command.locale).split()
+    options: dict[str, str] = {}
+    prompt: list[str] = []
+    while words:
+        word = words.pop(0)
+        name, equals, value = word.partition("=")
+        if name not in ("--size", "--quality"):
+            prompt.append(word)
+            continue
+        if not equals:
+            if not words:
+                raise UserInputError(text("usage_draw", command.locale))
+            value = words.pop(0)
+        options[name] = value
+    if not prompt:
+        raise UserInputError(text("usage_draw", command.locale))
+    return build_request(" ".join(prompt), options.get("--size"), options.get("--quality"), command.locale)
+
+
+def build_request(prompt: str, size: str | None, quality: str | None, locale: str = "en") -> DrawRequest:
+    """Validate typed options (from flags or a platform's command options)."""
+    size = SIZE_NAMES.get((size or "square").lower(), (size or "").lower())
+    if size not in IMAGE_SIZES:
+        raise UserInputError(text("bad_size", locale, value=size))
+    quality = (quality or "medium").lower()
+    if quality not in QUALITIES:
+        raise UserInputError(text("bad_quality", locale, value=quality))
+    return DrawRequest(prompt=prompt, size=size, quality=cast(Quality, quality))
+
+
+async def handle(command: Command, reply: Reply, services: Services) -> None:
+    await draw(parse(command), command, reply, services)
+
+
+async def draw(request: DrawRequest, command: Command, reply: Reply, services: Services) -> None:
+    """Show progress, generate, then upload the bytes with the prompt as caption."""
+    async with reply.progress(text("drawing", command.locale, prompt=request.prompt)):
+        image = await services.ai.generate_image(request.prompt, size=request.size, quality=request.quality)
+    await reply.post_image(image, text("image_caption", command.locale, prompt=request.prompt))

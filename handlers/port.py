@@ -1,0 +1,113 @@
+"""What handlers see of the world: the command, the reply port and the services.
+
+Adapters build a :class:`Command` from a platform payload and pass a
+:class:`Reply` that knows how to talk back on that platform. Handlers never
+import a chat library.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.ai import GeneratedImage, Quality
+from core.conversation import Turn
+from core.janken import Game, Round
+from core.store import PlayerKey, Store
+
+
+
+@dataclass(frozen=True)
+class Command:
+    """A user's command, neutral of platform. ``thread`` is set when it continues a thread."""
+
+    platform: str
+    workspace: str
+    channel: str
+    user: str
+    text: str
+    thread: str | None = None
+    locale: str = "en"
+    request_id: str = ""
+    """Unique per delivery of this command; repeats of one delivery share it."""
+
+    @property
+    def player(self) -> PlayerKey:
+        return PlayerKey(self.platform, self.workspace, self.user)
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    question: str
+
+
+@dataclass(frozen=True)
+class DrawRequest:
+    prompt: str
+    size: str = "1024x1024"
+    quality: Quality = "medium"
+
+
+@dataclass(frozen=True)
+class GameView:
+    """What a game message shows: the game's state and, after a move, the round just played."""
+
+    player: str
+    game: Game
+    played: Round | None = None
+    finished: bool = False
+
+
+class AIPort(Protocol):
+    """The slice of :class:`core.ai.AIService` handlers use."""
+
+    def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]: ...
+
+    async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage: ...
+
+
+class Reply(Protocol):
+    """How a handler talks back on the platform the command came from."""
+
+    async def post_text(self, text: str) -> None:
+        """Post a message everyone in the conversation sees."""
+
+    async def send_private(self, text: str) -> None:
+        """Show a message only to the user who sent the command."""
+
+    async def start_thread(self, title: str) -> str:
+        """Post ``title`` as the root of a new thread and return the thread's id."""
+
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
+        """Post text into ``thread`` as it arrives; it must end complete."""
+
+    async def post_image(self, image: GeneratedImage, caption: str) -> str:
+        """Upload an image with a caption; return a reference to show it again."""
+
+    async def show_game(self, view: GameView) -> None:
+        """Show the game with move buttons (or its result once finished)."""
+
+    def progress(self, text: str) -> AbstractAsyncContextManager[None]:
+        """Show ``text`` while slow work runs; it is removed or replaced on exit, even on error."""
+
+
+@dataclass(frozen=True)
+class JankenRules:
+    hp: int = 3
+    mercy: bool = False
+
+
+@dataclass
+class Services:
+    """Everything handlers call, built once by the composition root."""
+
+    ai: AIPort
+    store: Store
+    janken: JankenRules = field(default_factory=JankenRules)
+    history_turns: int = 20
+    rng: random.Random | None = None
+    """The opponent's RNG; ``None`` means ``secrets``."""
+

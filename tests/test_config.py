@@ -1,0 +1,70 @@
+"""Settings: defaults, .env below the environment, and one clear line per bad value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({}, dotenv_path=None)
+    assert settings.store_url == "sqlite:///bot.db"
+    assert (settings.openai_chat_model, settings.openai_image_model) == ("gpt-5.4-mini", "gpt-image-2")
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert (settings.janken_hp, settings.janken_mercy, settings.ai_enabled) == (3, False, False)
+
+
+def test_dotenv_fills_in_and_the_environment_wins(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAI_CHAT_MODEL=from-file\nJANKEN_HP=5\nOPENAI_API_KEY=sk-file\n")
+    settings = Settings.from_env({"OPENAI_CHAT_MODEL": "from-env"}, dotenv_path=str(env_file))
+    assert (settings.openai_chat_model, settings.janken_hp, settings.ai_enabled) == ("from-env", 5, True)
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = Settings.from_env(
+        {"OPENAI_API_KEY": "sk-secret", "SLACK_BOT_TOKEN": "xoxb-secret", "DISCORD_TOKEN": "dsecret"},
+        dotenv_path=None,
+    )
+    assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JANKEN_HP", "abc"), ("JANKEN_HP", "0"), ("JANKEN_MERCY", "maybe"), ("PORT", "70000"),
+        ("LOG_LEVEL", "LOUD"), ("STORE_URL", "mongodb://x"), ("STORE_URL", "bot.db"), ("STORE_URL", "sqlite://x.db"),
+        ("DISCORD_GUILD_ID", "guild"), ("OPENAI_TIMEOUT", "-1"), ("HISTORY_TURNS", "many"),
+    ],
+)
+def test_a_malformed_value_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: value}, dotenv_path=None)
+    message = str(caught.value)
+    assert message.startswith(f"{name}=") and "\n" not in message
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:////tmp/x.db", "sqlite:///x.db"])
+def test_supported_store_urls_are_accepted(url: str) -> None:
+    assert Settings.from_env({"STORE_URL": url}, dotenv_path=None).store_url == url
+
+
+def test_redis_url_is_read_when_store_url_is_unset_and_refused_until_redis_is_built() -> None:
+    with pytest.raises(ConfigError, match="STORE_URL='redis://127.0.0.1:6379/0'"):
+        Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"}, dotenv_path=None)
+
+
+def test_env_example_lists_every_setting_and_parses() -> None:
+    root = Path(__file__).resolve().parent.parent
+    listed = {
+        line.split("=", 1)[0]
+        for line in (root / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', (root / "bot" / "config.py").read_text()))
+    assert read and listed == read
+    Settings.from_env({}, dotenv_path=str(root / ".env.example"))

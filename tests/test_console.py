@@ -1,0 +1,111 @@
+"""The console platform as a user runs it: a real ``python -m bot console`` subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from pathlib import Path
+
+from tests.fakes.openai_server import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def console(lines: list[str], cwd: Path, args: tuple[str, ...] = ("console",), **env: str) -> tuple[int, str, str]:
+    """Run the bot with ``lines`` on stdin; return (exit code, stdout, stderr)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "DISCORD_"))}
+    clean.update({"PYTHONPATH": str(ROOT), "STORE_URL": f"sqlite:///{cwd}/bot.db", "PYTHONIOENCODING": "utf-8"})
+    clean.update(env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=cwd, env=clean,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate("\n".join(lines).encode() + b"\n"), timeout=60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_janken_plays_without_openai_and_exits_cleanly_at_eof(tmp_path: Path) -> None:
+    code, out, err = await console(["/janken rock", "/janken グー", "/janken ✊", "/janken stats"], tmp_path)
+    assert code == 0 and "Traceback" not in out + err
+    assert out.count("You threw ✊ rock") + out.count("You both threw ✊ rock") == 3
+    assert "rounds" in out and "Your record" in out
+
+
+async def test_plain_python_m_bot_is_the_console_without_tokens(tmp_path: Path) -> None:
+    code, out, _ = await console(["/janken"], tmp_path, args=())
+    assert code == 0 and "Janken Bot" in out and "Round 1" in out
+
+
+async def test_ask_and_draw_without_a_key_answer_one_line_naming_it(tmp_path: Path) -> None:
+    code, out, err = await console(["/ask hello", "/draw a cat", "/janken"], tmp_path)
+    assert code == 0 and "Traceback" not in out + err
+    assert out.count("OPENAI_API_KEY") == 2
+    assert "Janken Bot" in out  # the session went on
+
+
+async def test_bad_input_gets_usage_and_the_console_keeps_running(tmp_path: Path) -> None:
+    code, out, _ = await console(["/ask", "/janken rok", "/nope", "/draw --size huge cat", "/janken paper"], tmp_path)
+    assert code == 0
+    assert "Usage: /ask" in out and "'rok' is not a move" in out and "I don't know /nope" in out
+    assert "Unknown size 'huge'" in out
+    assert "You threw ✋ paper" in out or "You both threw ✋ paper" in out
+
+
+async def test_state_survives_a_restart_on_the_same_sqlite_file(tmp_path: Path) -> None:
+    await console(["/janken rock", "/janken rock"], tmp_path)
+    code, out, _ = await console(["/janken stats", "/janken"], tmp_path)
+    assert code == 0
+    won, lost, drawn = map(int, re.search(r"rounds (\d+) won, (\d+) lost, (\d+) drawn", out).groups())  # type: ignore[union-attr]
+    assert won + lost + drawn == 2
+    assert "Round 3: choose" in out  # two rounds cannot end a 3 HP game, so it runs on
+
+
+async def test_ask_streams_through_the_fake_openai_and_follow_ups_keep_context(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        fake.chunks = ["The answer", " is ", "four."]
+        code, out, err = await console(
+            ["/ask What is 2+2?", "/ask And doubled?"], tmp_path, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.url
+        )
+        assert code == 0, err
+        assert out.count("The answer is four.") == 2
+        second = fake.calls("chat")[1].body["messages"]
+        assert [m["content"] for m in second[1:]] == ["What is 2+2?", "The answer is four.", "And doubled?"]
+        assert fake.calls("chat")[0].headers["Authorization"] == "Bearer sk-test"
+        assert "sk-test" not in err  # the key is never logged
+
+
+async def test_draw_saves_the_image_and_prints_its_path(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        fake.image = b"\x89PNG\r\n\x1a\nfake image"
+        code, out, err = await console(
+            ["/draw --size landscape a lighthouse at dusk"], tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.url
+        )
+    assert code == 0, err
+    saved = list((tmp_path / "images").glob("*.png"))
+    assert len(saved) == 1 and saved[0].read_bytes() == fake.image
+    assert f"a lighthouse at dusk: images/{saved[0].name}" in out
+
+
+async def test_openai_errors_reach_the_console_as_one_clear_line(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        fake.fail("chat", "rate_limit", times=5)
+        fake.fail("images", "moderation")
+        code, out, err = await console(
+            ["/ask hi", "/draw bad"], tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.url, OPENAI_MAX_RETRIES="0"
+        )
+    assert code == 0 and "Traceback" not in out + err
+    assert "rate limiting" in out and "safety system" in out
+
+
+async def test_a_malformed_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    code, out, err = await console(["/janken"], tmp_path, JANKEN_HP="abc")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["configuration error: JANKEN_HP='abc' is not valid: "
+                                        "expected a whole number"]
+
+
+async def test_platforms_not_built_yet_say_so(tmp_path: Path) -> None:
+    code, _, err = await console([], tmp_path, args=("discord",))
+    assert code == 2 and "not built yet" in err and "Traceback" not in err
