@@ -46,6 +46,10 @@ def parse_move(text: str) -> Move | None:
     return _BY_SPELLING.get(word.replace("\ufe0f", ""))
 
 
+class StaleMove(Exception):
+    """A move was made on a board that no longer shows the running game's next round."""
+
+
 class Outcome(enum.Enum):
     """A round or game result, from the player's side."""
 

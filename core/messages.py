@@ -54,6 +54,9 @@ _EN = {
     "game_won": "🎉 You beat {opponent}! Play again with /janken.",
     "game_lost": "💀 {opponent} wins the game. Play again with /janken.",
     "game_quit": "Game against {opponent} ended.",
+    "play_again": "Play again",
+    "not_your_game": "This game belongs to someone else. Start your own with /janken.",
+    "stale_board": "That board is out of date; here is your game now.",
     "no_game": "You have no game running. Start one with /janken.",
     "stats": (
         "Your record: games {games_won} won, {games_lost} lost; rounds {wins} won, {losses} lost, "

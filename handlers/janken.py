@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 from core import janken
 from core.errors import UserInputError
-from core.janken import Game, Move, Opponent
+from core.janken import Game, Move, Opponent, Round, StaleMove
 from core.messages import text
 from handlers.port import Command, GameView, Reply, Services
 from handlers.text_input import checked
 
-Action = Literal["show", "play", "start", "stats", "quit"]
+Action = Literal["show", "play", "start", "stats", "quit", "again"]
 STICKER_STYLE = (
     "Sticker art of this character, whole body visible, bold clean outlines, "
     "plain white background, no words or letters"
@@ -23,10 +22,22 @@ NAME_CHARS = 40
 
 
 @dataclass(frozen=True)
+class Board:
+    """The game message a button was on: whose game, which game, which round it offered."""
+
+    owner: str
+    game_id: str = ""
+    round: int = 0
+
+
+@dataclass(frozen=True)
 class JankenRequest:
     action: Action
     move: Move | None = None
     character: str | None = None
+    board: Board | None = None
+    opponent: Opponent | None = None
+    """For ``again``: who to play again."""
 
 
 def parse(command: Command) -> JankenRequest:
@@ -51,10 +62,14 @@ async def handle(command: Command, reply: Reply, services: Services) -> None:
 
 async def run(request: JankenRequest, command: Command, reply: Reply, services: Services) -> None:
     """Carry out one janken request."""
+    if request.board and request.board.owner != command.user:
+        raise UserInputError(text("not_your_game", command.locale))
     if request.action == "play" and request.move is not None:
-        await play(request.move, command, reply, services)
+        await play(request.move, command, reply, services, board=request.board)
     elif request.action == "start" and request.character:
         await start_character(request.character, command, reply, services)
+    elif request.action == "again":
+        await start(request.opponent or builtin_opponent(command.locale), command, reply, services)
     elif request.action == "stats":
         stats = await services.store.get_stats(command.player)
         await reply.send_private(text("stats", command.locale, **vars(stats)))
@@ -72,29 +87,43 @@ async def show(command: Command, reply: Reply, services: Services) -> None:
     """Show the running game, starting one against the built-in opponent if none runs."""
     game = await services.store.get_game(command.player)
     if game is None:
-        game = builtin_game(services, command.locale)
+        game = new_game(builtin_opponent(command.locale), services)
         await services.store.start_game(command.player, game)
-    await reply.show_game(GameView(player=command.user, game=game))
+    await reply.show_game(GameView(player=command.display_name, game=game))
 
 
-async def play(move: Move, command: Command, reply: Reply, services: Services) -> None:
-    """Play one round, exactly once per ``command.request_id``."""
-    decide = partial(
-        janken.play,
-        player_move=move,
-        opponent_move=janken.opponent_move(services.rng),
-        mercy=services.janken.mercy,
-    )
-    played = await services.store.apply_round(
-        command.player,
-        command.request_id or uuid.uuid4().hex,
-        decide,
-        start=builtin_game(services, command.locale),
-    )
-    assert played is not None, "a start game was given"
-    await reply.show_game(
-        GameView(player=command.user, game=played.game, played=played.round, finished=played.game.over)
-    )
+async def play(move: Move, command: Command, reply: Reply, services: Services, *, board: Board | None = None) -> None:
+    """Play one round. A board's button plays its round once; a text move once per request id.
+
+    A text move with no game running starts one against the built-in opponent.
+    """
+    opponent_move = janken.opponent_move(services.rng)
+
+    def decide(game: Game) -> Round:
+        if board and (game.game_id, game.rounds_played + 1) != (board.game_id, board.round):
+            raise StaleMove(board.game_id)
+        return janken.play(game, move, opponent_move, mercy=services.janken.mercy)
+
+    move_id = f"{board.game_id}:{board.round}" if board else command.request_id or uuid.uuid4().hex
+    start_game = None if board else new_game(builtin_opponent(command.locale), services)
+    try:
+        played = await services.store.apply_round(command.player, move_id, decide, start=start_game)
+    except StaleMove:
+        played = None
+    if played is None:
+        await _refresh(command, reply, services)
+        return
+    view = GameView(command.display_name, played.game, played=played.round, finished=played.game.over)
+    await reply.show_game(view)
+
+
+async def _refresh(command: Command, reply: Reply, services: Services) -> None:
+    """An out-of-date board: say so, and show the running game if there is one."""
+    game = await services.store.get_game(command.player)
+    if game is None:
+        raise UserInputError(text("no_game", command.locale))
+    await reply.send_private(text("stale_board", command.locale))
+    await reply.show_game(GameView(player=command.display_name, game=game))
 
 
 async def start_character(description: str, command: Command, reply: Reply, services: Services) -> None:
@@ -103,11 +132,19 @@ async def start_character(description: str, command: Command, reply: Reply, serv
         image = await services.ai.generate_image(f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low")
     name = description if len(description) <= NAME_CHARS else description[: NAME_CHARS - 1] + "…"
     image_ref = await reply.post_image(image, name)
-    game = janken.new_game(uuid.uuid4().hex, Opponent(name, description, image_ref), services.janken.hp)
+    await start(Opponent(name, description, image_ref), command, reply, services)
+
+
+async def start(opponent: Opponent, command: Command, reply: Reply, services: Services) -> None:
+    """Start a fresh game against ``opponent``, replacing any running one."""
+    game = new_game(opponent, services)
     await services.store.start_game(command.player, game)
-    await reply.show_game(GameView(player=command.user, game=game))
+    await reply.show_game(GameView(player=command.display_name, game=game))
 
 
-def builtin_game(services: Services, locale: str = "en") -> Game:
-    """A fresh game against the built-in opponent."""
-    return janken.new_game(uuid.uuid4().hex, Opponent(text("builtin_opponent", locale)), services.janken.hp)
+def builtin_opponent(locale: str = "en") -> Opponent:
+    return Opponent(text("builtin_opponent", locale))
+
+
+def new_game(opponent: Opponent, services: Services) -> Game:
+    return janken.new_game(uuid.uuid4().hex, opponent, services.janken.hp)

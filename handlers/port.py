@@ -30,9 +30,14 @@ class Command:
     user: str
     text: str
     thread: str | None = None
+    user_name: str = ""
     locale: str = "en"
     request_id: str = ""
     """Unique per delivery of this command; repeats of one delivery share it."""
+
+    @property
+    def display_name(self) -> str:
+        return self.user_name or self.user
 
     @property
     def player(self) -> PlayerKey:
