@@ -22,7 +22,7 @@ _FENCE = re.compile(r"(```.*?(?:```|$))", re.S)
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
 _BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.I)
 _ANGLE_PING = re.compile(r"<(?=[!@#])")
-_UNSTABLE_TAIL = re.compile(r"(?:<|@\w*)$")
+_UNSTABLE_TAIL = re.compile(r"(?:<|<?@\w*)$")
 _MARKDOWN_RULES = [
     (re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.M), r"*\1*"),
     (re.compile(r"\*\*(.+?)\*\*"), r"*\1*"),
