@@ -13,17 +13,22 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 
+import aiohttp
 import openai
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import console
-from bot.config import ConfigError, Settings, configure_logging
+from bot import console, slack_app, slack_server
+from bot.config import ConfigError, Settings, configure_logging, require
+from bot.slack_ratelimit import retry_handlers
+from bot.slack_stream import SlackStreamer, default_budgets
 from core.ai import AIService, DisabledAI
 from core.store import open_store
 from handlers.port import AIPort, JankenRules, Services
 
 _log = logging.getLogger("bot")
 PLATFORMS = ("console", "slack", "discord")
-NOT_BUILT = ("slack", "discord")
+NOT_BUILT = ("discord",)
+DEFAULT_PORT = 3000
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,7 +74,7 @@ async def open_ai(settings: Settings) -> AsyncIterator[AIPort]:
         )
 
 
-async def serve(settings: Settings, platforms: list[str]) -> None:
+async def serve(settings: Settings, platforms: list[str], args: argparse.Namespace) -> None:
     """Open the shared clients, run the platforms, close everything on the way out."""
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(settings.store_url)
@@ -81,29 +86,64 @@ async def serve(settings: Settings, platforms: list[str]) -> None:
             janken=JankenRules(hp=settings.janken_hp, mercy=settings.janken_mercy),
             history_turns=settings.history_turns,
         )
-        if platforms == ["console"]:
-            await console.run(services, sys.stdin, sys.stdout)
+        runs = []
+        if "console" in platforms:
+            runs.append(console.run(services, sys.stdin, sys.stdout))
+        if "slack" in platforms:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            runs.append(run_slack(settings, services, session, http=args.http, port=args.port))
+        await asyncio.gather(*runs)
+
+
+def check_slack(settings: Settings, *, http: bool) -> None:
+    """Stop with one line naming the missing Slack credential."""
+    require("SLACK_BOT_TOKEN", settings.slack_bot_token, "to run on Slack")
+    if http:
+        require("SLACK_SIGNING_SECRET", settings.slack_signing_secret, "to verify Slack's HTTP requests")
+    else:
+        require("SLACK_APP_TOKEN", settings.slack_app_token, "for Socket Mode (or run: python -m bot slack --http)")
+
+
+async def run_slack(
+    settings: Settings, services: Services, session: aiohttp.ClientSession, *, http: bool, port: int | None
+) -> None:
+    """Build the Slack app on one shared web client and serve it until cancelled."""
+    budgets = default_budgets()
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        session=session,
+        retry_handlers=retry_handlers(budgets),
+    )
+    streamer = SlackStreamer(client, budgets, native=settings.slack_streaming == "native")
+    app = slack_app.build_app(client, settings.slack_signing_secret or "", services, streamer)
+    if http:
+        await slack_server.serve_http(app, port or settings.port or DEFAULT_PORT)
+    else:
+        await slack_server.serve_socket_mode(app, settings.slack_app_token or "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = Settings.from_env()
+        platforms = chosen_platforms(args.platform, settings)
+        args.http = args.http or (args.platform is None and not settings.slack_app_token)
+        if "slack" in platforms:
+            check_slack(settings, http=args.http)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    platforms = chosen_platforms(args.platform, settings)
     missing = [name for name in platforms if name in NOT_BUILT]
     if missing:
         print(f"the {', '.join(missing)} platform is not built yet; try: python -m bot console", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(settings, platforms))
+        asyncio.run(serve(settings, platforms, args))
     except KeyboardInterrupt:
         pass
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,6 +27,13 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+def require(name: str, value: str | None, purpose: str) -> str:
+    """``value``, or a :class:`ConfigError` saying ``name`` is needed for ``purpose``."""
+    if not value:
+        raise ConfigError(f"{name} is not set; it is needed {purpose}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """The bot's configuration. Secrets are kept out of ``repr``."""
@@ -42,6 +49,7 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
+    slack_streaming: str = "native"
     discord_token: str | None = field(default=None, repr=False)
     discord_guild_id: int | None = None
     store_url: str = "sqlite:///bot.db"
@@ -80,7 +88,8 @@ class Settings:
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
-            slack_api_url=get("SLACK_API_URL") or cls.slack_api_url,
+            slack_api_url=_parsed("SLACK_API_URL", get("SLACK_API_URL"), _base_url, cls.slack_api_url),
+            slack_streaming=_parsed("SLACK_STREAMING", get("SLACK_STREAMING"), _streaming, cls.slack_streaming),
             discord_token=get("DISCORD_TOKEN"),
             discord_guild_id=_parsed("DISCORD_GUILD_ID", get("DISCORD_GUILD_ID"), _positive_int, None),
             store_url=_checked_store_url(store_url),
@@ -146,6 +155,19 @@ def _flag(raw: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _base_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _streaming(raw: str) -> str:
+    mode = raw.lower()
+    if mode not in ("native", "update"):
+        raise ValueError("expected native (chat.startStream) or update (chat.postMessage + chat.update)")
+    return mode
 
 
 def _log_level(raw: str) -> str:

@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 from core.messages import text
+from core.janken import Move
 from handlers.janken_text import describe, move_label
 from handlers.port import GameView
-from core.janken import Move
 
 JOINER = "\u2060"
 _FENCE = re.compile(r"(```.*?(?:```|$))", re.S)
@@ -83,7 +83,8 @@ def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str
         )
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(describe(view, locale))}})
     if view.finished:
-        buttons = [_button(text("play_again", locale), AGAIN_ACTION, {"u": owner}, style="primary")]
+        state = {"u": owner, "o": opponent.name, "i": opponent.image_ref}
+        buttons = [_button(text("play_again", locale), AGAIN_ACTION, state, style="primary")]
     else:
         state = {"g": view.game.game_id, "r": view.game.rounds_played + 1, "u": owner}
         buttons = [_button(move_label(move, locale), f"janken_{move.value}", state) for move in Move]

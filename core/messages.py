@@ -35,11 +35,16 @@ _EN = {
     "ai_auth": "The bot's OpenAI credentials were refused; the operator needs to check OPENAI_API_KEY.",
     "ai_failed": "OpenAI could not handle that request ({detail}).",
     "internal_error": "Sorry, something went wrong on my side. The error has been logged.",
+    "slack_failed": "Slack refused the bot's message ({error}).",
     "store_unavailable": "The bot's storage is unavailable right now. Please try again shortly.",
     # progress and captions
     "drawing": "Drawing {prompt}…",
     "drawing_opponent": "Drawing your opponent: {description}…",
     "image_caption": "{prompt}",
+    "image_comment": "{caption} (for {user})",
+    "question_from": "{user} asked:",
+    "thinking": "Thinking…",
+    "answer_interrupted": "(The answer was cut off: {reason})",
     # janken
     "builtin_opponent": "Janken Bot",
     "game_board": "{player} {player_hp_bar}  vs  {opponent} {opponent_hp_bar}",

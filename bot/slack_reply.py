@@ -1,0 +1,138 @@
+"""The Reply port on Slack: messages, threads, streams, uploads and game boards."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import slack_render
+from bot.slack_stream import SlackStreamer, StreamTarget
+from core.ai import GeneratedImage
+from core.errors import UpstreamError
+from core.messages import text
+from handlers.janken_text import describe
+from handlers.port import GameView
+
+Respond = Callable[..., Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class SlackPlace:
+    """Where a command came from: workspace, channel, user, and the board message clicked, if any."""
+
+    team: str
+    channel: str
+    user: str
+    thread_ts: str | None = None
+    board_ts: str | None = None
+    locale: str = "en"
+
+
+@contextlib.contextmanager
+def slack_errors() -> Iterator[None]:
+    """Slack Web API failures become our own error, with the cause kept."""
+    try:
+        yield
+    except SlackApiError as exc:
+        raise UpstreamError(text("slack_failed", error=exc.response.get("error", "unknown"))) from exc
+
+
+class SlackReply:
+    """Talks back into the channel (and thread) the command came from."""
+
+    def __init__(
+        self, client: AsyncWebClient, place: SlackPlace, streamer: SlackStreamer, respond: Respond | None = None
+    ) -> None:
+        self._client = client
+        self._place = place
+        self._streamer = streamer
+        self._respond = respond
+
+    async def post_text(self, message: str) -> None:
+        with slack_errors():
+            await self._client.chat_postMessage(
+                channel=self._place.channel, thread_ts=self._place.thread_ts, text=slack_render.escape_mrkdwn(message)
+            )
+
+    async def send_private(self, message: str) -> None:
+        await send_ephemeral(self._client, self._place, message, self._respond)
+
+    async def start_thread(self, title: str) -> str:
+        line = text("question_from", self._place.locale, user=f"<@{self._place.user}>")
+        with slack_errors():
+            posted = await self._client.chat_postMessage(
+                channel=self._place.channel, text=f"{line}\n{slack_render.to_mrkdwn(title)}"
+            )
+        return str(posted["ts"])
+
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
+        target = StreamTarget(self._place.team, self._place.channel, thread, self._place.user)
+        with slack_errors():
+            await self._streamer.stream(target, deltas)
+
+    async def post_image(self, image: GeneratedImage, caption: str) -> str:
+        comment = text(
+            "image_comment",
+            self._place.locale,
+            caption=slack_render.escape_mrkdwn(caption),
+            user=f"<@{self._place.user}>",
+        )
+        with slack_errors():
+            uploaded = await self._client.files_upload_v2(
+                channel=self._place.channel,
+                thread_ts=self._place.thread_ts,
+                content=image.data,
+                filename=f"{_slug(caption)}.{image.extension}",
+                title=caption,
+                initial_comment=comment,
+            )
+        return str(uploaded["files"][0]["id"])
+
+    async def show_game(self, view: GameView) -> None:
+        blocks = slack_render.game_blocks(view, owner=self._place.user, locale=self._place.locale)
+        fallback = slack_render.escape_mrkdwn(describe(view, self._place.locale))
+        with slack_errors():
+            if self._place.board_ts:
+                await self._client.chat_update(
+                    channel=self._place.channel, ts=self._place.board_ts, blocks=blocks, text=fallback
+                )
+            else:
+                await self._client.chat_postMessage(
+                    channel=self._place.channel, thread_ts=self._place.thread_ts, blocks=blocks, text=fallback
+                )
+
+    @contextlib.asynccontextmanager
+    async def progress(self, message: str) -> AsyncIterator[None]:
+        """A status message in the channel, deleted when the work ends (however it ends)."""
+        with slack_errors():
+            posted = await self._client.chat_postMessage(
+                channel=self._place.channel,
+                thread_ts=self._place.thread_ts,
+                text=f":hourglass_flowing_sand: {slack_render.escape_mrkdwn(message)}",
+            )
+        try:
+            yield
+        finally:
+            with slack_errors():
+                await self._client.chat_delete(channel=self._place.channel, ts=posted["ts"])
+
+
+async def send_ephemeral(client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None) -> None:
+    """Show ``message`` to the user alone: through ``response_url`` when there is one."""
+    safe = slack_render.escape_mrkdwn(message)
+    with slack_errors():
+        if respond is not None:
+            await respond(text=safe, response_type="ephemeral", replace_original=False)
+        else:
+            await client.chat_postEphemeral(
+                channel=place.channel, user=place.user, text=safe, thread_ts=place.thread_ts
+            )
+
+
+def _slug(caption: str) -> str:
+    return re.sub(r"[^\w-]+", "-", caption.lower()).strip("-")[:40] or "image"

@@ -1,0 +1,52 @@
+"""Running the Slack app: over HTTP (``POST /slack/events``, ``GET /healthz``) or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+_log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+def web_app(app: AsyncApp) -> web.Application:
+    """Bolt's request URL plus a health check, as an aiohttp application."""
+
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    application = web.Application()
+    application.router.add_post(EVENTS_PATH, events)
+    application.router.add_get("/healthz", healthz)
+    return application
+
+
+async def serve_http(app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
+    """Serve until cancelled, then close the listener cleanly."""
+    runner = web.AppRunner(web_app(app))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        _log.info("Slack over HTTP on port %s (POST %s, GET /healthz)", port, EVENTS_PATH)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def serve_socket_mode(app: AsyncApp, app_token: str) -> None:
+    """Hold a Socket Mode connection until cancelled; the web client's base URL is reused."""
+    handler = AsyncSocketModeHandler(app, app_token)
+    try:
+        await handler.connect_async()
+        _log.info("Slack in Socket Mode")
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()

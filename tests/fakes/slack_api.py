@@ -1,0 +1,380 @@
+"""A fake Slack Web API server on aiohttp.web, speaking Slack's wire format.
+
+Point the real client at it::
+
+    async with FakeSlackAPI() as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+
+or, from sync code / another process, ``with FakeSlackAPI.run_in_thread() as slack:``.
+Arguments are read from the query string (AsyncWebClient sends ``params=`` there),
+urlencoded/multipart forms (the sync WebClient) and JSON bodies (chat.* methods).
+State, recorded calls and fault injection live in `SlackState`; Socket Mode
+(apps.connections.open, the websocket, envelopes and acks) in `SocketModeMixin`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .slack_socket import SocketModeMixin, app_token_error
+from .slack_state import BOT_USER_ID, Call, Message, SlackState, UploadedFile
+
+__all__ = ["FakeSlackAPI", "Call", "Message", "UploadedFile"]
+TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-")
+JsonDict = dict[str, Any]
+
+
+class SlackError(Exception):
+    """Raised by a method handler to answer {"ok": false, "error": <error>}."""
+
+    def __init__(self, error: str) -> None:
+        """Keep the Slack error code."""
+        super().__init__(error)
+        self.error = error
+
+
+def _json(body: JsonDict, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response whose Content-Type is exactly `application/json`."""
+    headers = {**(headers or {}), "Content-Type": "application/json"}
+    return web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
+
+
+def _jsonish(value: Any) -> Any:
+    """Decode JSON-encoded form values (blocks, files, chunks) and leave others alone."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        with contextlib.suppress(ValueError):
+            return json.loads(value)
+    return value
+
+
+def _ts_key(ts: str) -> tuple[int, str]:
+    """Sort key for Slack timestamps without float rounding."""
+    seconds, _, micros = ts.partition(".")
+    return int(seconds), micros.ljust(6, "0")
+
+
+async def _read_args(request: web.Request) -> JsonDict:
+    """Merge query string, form fields (file fields become bytes) and a JSON object body."""
+    args: JsonDict = dict(request.query)
+    if request.content_type == "application/json":
+        raw = await request.read()
+        body = json.loads(raw) if raw.strip() else {}
+        args.update(body if isinstance(body, dict) else {})
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in (await request.post()).items():
+            args[key] = value.file.read() if isinstance(value, web.FileField) else value
+    return args
+
+
+def _token_error(headers: CIMultiDictProxy[str], args: JsonDict) -> str | None:
+    """Slack's answer to a missing (not_authed) or malformed (invalid_auth) token."""
+    auth = headers.get("Authorization", "")
+    token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(args.get("token") or "")
+    if not token:
+        return "not_authed"
+    return None if token.startswith(TOKEN_PREFIXES) else "invalid_auth"
+
+
+class FakeSlackAPI(SocketModeMixin, SlackState):
+    """The fake server: `start()`/`stop()` or `async with`; helpers come from the two bases."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Configure the bind address (port 0 = any free port); nothing runs until start()."""
+        super().__init__()
+        self.host, self.port = host, port
+        self.delay: float = 0.0  # seconds of latency added to every request
+        self.stream_ttl: float | None = None  # like Slack's ~300 s stream lifetime, if set
+        self._runner: web.AppRunner | None = None
+        self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
+            "apps.connections.open": self._connections_open,
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.delete": self._delete,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.startStream": self._start_stream,
+            "chat.appendStream": self._append_stream,
+            "chat.stopStream": self._stop_stream,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
+            "files.info": self._files_info,
+            "users.info": self._users_info,
+            "conversations.replies": self._replies,
+        }
+
+    # ----- lifecycle -----
+    @property
+    def url(self) -> str:
+        """Base URL of the running server, e.g. http://127.0.0.1:PORT."""
+        if self._runner is None:
+            raise RuntimeError("FakeSlackAPI is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What to pass as `base_url=` to slack_sdk clients."""
+        return self.url + "/api/"
+
+    async def start(self) -> None:
+        """Bind and start serving on the current event loop."""
+        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_post("/response/{hook}", self._response_url)
+        self._start_sockets(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop serving (recorded state stays readable)."""
+        if self._runner is not None:
+            await self._close_sockets()
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlackAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @classmethod
+    @contextlib.contextmanager
+    def run_in_thread(cls, **kwargs: Any) -> Iterator[FakeSlackAPI]:
+        """Run a started fake on its own event loop in a daemon thread (for sync tests)."""
+        fake, loop = cls(**kwargs), asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="FakeSlackAPI", daemon=True)
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(fake.start(), loop).result(timeout=10)
+            yield fake
+        finally:
+            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+
+    # ----- HTTP handlers -----
+    async def _api(self, request: web.Request) -> web.Response:
+        """POST/GET /api/<method>: auth, faults, dispatch, record."""
+        received, method = time.time(), request.match_info["method"]
+        body: JsonDict = {}
+        try:
+            args, error = await _read_args(request), None
+        except ValueError:
+            args, error = {}, "invalid_json"
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            check = app_token_error if method == "apps.connections.open" else _token_error
+            error = error or check(request.headers, args)
+            fault = None if error else self._take_fault(method)
+            handler = self._methods.get(method)
+            if fault or error or handler is None:
+                error = fault.error if fault else error or "unknown_method"
+            else:
+                try:
+                    body = {"ok": True, **handler(args)}
+                except SlackError as exc:
+                    error = exc.error
+            self._record(method, args, request, received, error)
+        if fault:
+            limited = fault.status == 429 and fault.retry_after is not None
+            return _json({"ok": False, "error": fault.error}, fault.status,
+                         {"Retry-After": str(fault.retry_after)} if limited else {})  # fmt: skip
+        return _json({"ok": False, "error": error} if error else body)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """POST /upload/<file_id>: store the exact bytes (raw body, or first multipart file)."""
+        received, file_id = time.time(), request.match_info["file_id"]
+        data = b""
+        if request.content_type != "multipart/form-data":
+            data = await request.read()
+        else:
+            async for part in await request.multipart():
+                if getattr(part, "filename", None) is not None:
+                    data = bytes(await part.read())  # type: ignore[union-attr]
+                    break
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            fault, upload = self._take_fault("upload"), self._files.get(file_id)
+            error = fault.error if fault else None if upload else "file_not_found"
+            if upload is not None and error is None:
+                upload.data, upload.uploaded = data, True
+            self._record("upload", {"file_id": file_id, "length": len(data)}, request, received, error)
+        if error:
+            return web.Response(status=fault.status if fault else 404, text=error, content_type="text/plain")
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """GET /files-pri/<id>/<name> (a file's url_private): needs a token, like Slack."""
+        file_id = request.match_info["file_id"]
+        with self.lock:
+            upload = self._files.get(file_id)
+            error = _token_error(request.headers, {}) or (None if upload else "file_not_found")
+            self._record("download", {"file_id": file_id}, request, time.time(), error)
+        if error or upload is None:
+            return web.Response(status=403 if error != "file_not_found" else 404, text=error or "")
+        return web.Response(body=upload.data, content_type=upload.mimetype)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """POST /response/<hook>: a command's response_url; recorded as method "response_url"."""
+        args = await request.json()
+        with self.lock:
+            self._record("response_url", {**args, "hook": request.match_info["hook"]}, request, time.time(), None)
+        return web.Response(text="ok", content_type="text/plain")
+
+    def _record(self, method: str, args: JsonDict, req: web.Request, at: float, error: str | None) -> None:
+        """Append a Call (lock held); headers are copied case-insensitively."""
+        headers = CIMultiDictProxy(CIMultiDict(req.headers))
+        self._calls.append(Call(method, args, headers, at, error is not None, error))
+
+    # ----- Web API methods (called with `lock` held; return the body minus "ok") -----
+    def _message(self, args: JsonDict) -> Message:
+        message = self._messages.get((str(args.get("channel")), str(args.get("ts"))))
+        if message is None or message.deleted:
+            raise SlackError("message_not_found")
+        return message
+
+    def _auth_test(self, args: JsonDict) -> JsonDict:
+        return {"url": "https://fake.slack.com/", "team": "Fake", "user": "bot", "team_id": "T1",
+                "user_id": BOT_USER_ID, "bot_id": "B1", "is_enterprise_install": False}  # fmt: skip
+
+    def _post_message(self, args: JsonDict) -> JsonDict:
+        if not args.get("channel"):
+            raise SlackError("channel_not_found")
+        if not any(args.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
+            raise SlackError("no_text")
+        text = args.get("text") or args.get("markdown_text") or ""
+        blocks = _jsonish(args.get("blocks"))
+        message = Message(args["channel"], self._next_ts(), text, blocks, args.get("thread_ts"))
+        self._messages[(message.channel, message.ts)] = message
+        return {"channel": message.channel, "ts": message.ts, "message": message.to_api()}
+
+    def _update(self, args: JsonDict) -> JsonDict:
+        message = self._message(args)
+        if args.get("text") is not None or args.get("markdown_text") is not None:
+            message.text = args.get("text") or args.get("markdown_text") or ""
+        if args.get("blocks") is not None:
+            message.blocks = _jsonish(args["blocks"])
+        return {"channel": message.channel, "ts": message.ts, "text": message.text,
+                "message": message.to_api()}  # fmt: skip
+
+    def _delete(self, args: JsonDict) -> JsonDict:
+        message = self._message(args)
+        message.deleted = True
+        return {"channel": message.channel, "ts": message.ts}
+
+    def _post_ephemeral(self, args: JsonDict) -> JsonDict:
+        if not args.get("channel") or not args.get("user"):
+            raise SlackError("channel_not_found" if not args.get("channel") else "user_not_in_channel")
+        return {"message_ts": self._next_ts()}
+
+    def _stream_append(self, message: Message, args: JsonDict) -> None:
+        """Add markdown_text and the markdown_text chunks of a stream call to the message."""
+        chunks = _jsonish(args.get("chunks"))
+        chunks = [c for c in chunks if isinstance(c, dict)] if isinstance(chunks, list) else []
+        message.chunks.extend(chunks)
+        texts = [c.get("text", "") for c in chunks if c.get("type") == "markdown_text"]
+        message.text += (args.get("markdown_text") or "") + "".join(texts)
+
+    def _streaming(self, args: JsonDict) -> Message:
+        message = self._messages.get((str(args.get("channel")), str(args.get("ts"))))
+        ttl = self.stream_ttl
+        if message is None or message.deleted or not message.streaming or (
+            ttl is not None and time.monotonic() - message.started > ttl
+        ):
+            raise SlackError("message_not_in_streaming_state")
+        return message
+
+    def _start_stream(self, args: JsonDict) -> JsonDict:
+        if not args.get("channel"):
+            raise SlackError("channel_not_found")
+        message = Message(args["channel"], self._next_ts(), thread_ts=args.get("thread_ts"), streaming=True)
+        self._stream_append(message, args)
+        self._messages[(message.channel, message.ts)] = message
+        return {"channel": message.channel, "ts": message.ts}
+
+    def _append_stream(self, args: JsonDict) -> JsonDict:
+        message = self._streaming(args)
+        self._stream_append(message, args)
+        return {"channel": message.channel, "ts": message.ts}
+
+    def _stop_stream(self, args: JsonDict) -> JsonDict:
+        message = self._streaming(args)
+        self._stream_append(message, args)
+        message.streaming = False
+        if args.get("blocks") is not None:
+            message.blocks = _jsonish(args["blocks"])
+        return {"channel": message.channel, "ts": message.ts, "message": message.to_api()}
+
+    def _file_object(self, upload: UploadedFile) -> JsonDict:
+        return {"id": upload.file_id, "name": upload.filename, "title": upload.title or upload.filename,
+                "mimetype": upload.mimetype, "size": len(upload.data), "user": BOT_USER_ID,
+                "permalink": f"https://fake.slack.com/files/{BOT_USER_ID}/{upload.file_id}/{upload.filename}",
+                "url_private": f"{self.url}/files-pri/{upload.file_id}/{upload.filename}"}  # fmt: skip
+
+    def _get_upload_url(self, args: JsonDict) -> JsonDict:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            raise SlackError("invalid_arguments")
+        file_id = self._next_file_id()
+        self._files[file_id] = UploadedFile(file_id, args["filename"], int(args["length"]))
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: JsonDict) -> JsonDict:
+        items = _jsonish(args.get("files")) or []
+        if not isinstance(items, list) or not items or any(i.get("id") not in self._files for i in items):
+            raise SlackError("file_not_found" if isinstance(items, list) and items else "invalid_arguments")
+        channel = args.get("channel_id") or (str(args.get("channels") or "").split(",")[0] or None)
+        for item in items:
+            upload = self._files[item["id"]]
+            upload.title, upload.channel_id, upload.completed = item.get("title"), channel, True
+            upload.initial_comment, upload.thread_ts = args.get("initial_comment"), args.get("thread_ts")
+        if channel:  # Slack shares the files as one message in the channel/thread
+            text = args.get("initial_comment") or ""
+            message = Message(channel, self._next_ts(), text, thread_ts=args.get("thread_ts"))
+            message.files = [item["id"] for item in items]
+            self._messages[(channel, message.ts)] = message
+        return {"files": [self._file_object(self._files[item["id"]]) for item in items]}
+
+    def _files_info(self, args: JsonDict) -> JsonDict:
+        upload = self._files.get(str(args.get("file")))
+        if upload is None:
+            raise SlackError("file_not_found")
+        return {"file": self._file_object(upload), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _users_info(self, args: JsonDict) -> JsonDict:
+        user_id = str(args.get("user") or "")
+        if not user_id:
+            raise SlackError("user_not_found")
+        user = {"id": user_id, "team_id": "T1", "name": f"user-{user_id}", "real_name": f"User {user_id}",
+                "tz": "UTC", "tz_offset": 0, "locale": "en-US", "is_bot": user_id == BOT_USER_ID}  # fmt: skip
+        return {"user": {**user, **self._users.get(user_id, {})}}
+
+    def _replies(self, args: JsonDict) -> JsonDict:
+        channel, ts = str(args.get("channel")), str(args.get("ts"))
+        root = self._messages.get((channel, ts))
+        replies = [m for m in self._messages.values() if m.channel == channel and m.thread_ts == ts != m.ts]
+        replies = sorted((m for m in replies if not m.deleted), key=lambda m: _ts_key(m.ts))
+        if (root is None or root.deleted) and not replies:
+            raise SlackError("thread_not_found")
+        messages = [m.to_api() for m in replies]
+        if root is not None and not root.deleted:
+            head = root.to_api()
+            if replies:
+                head.update(thread_ts=ts, reply_count=len(replies))
+            messages.insert(0, head)
+        return {"messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}

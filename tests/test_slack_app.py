@@ -1,0 +1,301 @@
+"""The Slack platform end to end: signed requests into the real Bolt app over HTTP,
+Slack's Web API faked on a local port, OpenAI faked on another."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import openai
+import pytest
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import slack_app, slack_server
+from bot.slack_ratelimit import retry_handlers
+from bot.slack_stream import SlackStreamer
+from bot.throttle import EditBudget
+from core.ai import AIService
+from core.store.memory import MemoryStore
+from handlers.port import Services
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
+
+PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U999>")
+
+
+@dataclass
+class SlackBot:
+    slack: FakeSlackAPI
+    openai: FakeOpenAI
+    send: SlackSender
+    streamer: SlackStreamer
+    store: MemoryStore
+    base_url: str
+
+    def texts(self, method: str) -> list[str]:
+        return [str(c.args.get("text") or c.args.get("markdown_text") or "") for c in self.slack.calls_to(method)]
+
+    def thread_messages(self) -> list:  # type: ignore[type-arg]
+        return [m for m in self.slack.messages.values() if m.thread_ts and not m.deleted and m.user == "UBOT"]
+
+
+async def start_bot(native: bool = True, min_interval: float = 0.05) -> AsyncIterator[SlackBot]:
+    async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
+        budgets = {"chat.update": EditBudget(600, burst=5), "chat.appendStream": EditBudget(600, burst=5)}
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url, session=session,
+                                retry_handlers=retry_handlers(budgets))
+        streamer = SlackStreamer(client, budgets, native=native, min_interval=min_interval)
+        async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
+            store = MemoryStore()
+            services = Services(ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store)
+            app = slack_app.build_app(client, SIGNING_SECRET, services, streamer)
+            runner = web.AppRunner(slack_server.web_app(app))
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
+            try:
+                yield SlackBot(slack, fake_ai, sender, streamer, store, base)
+            finally:
+                await runner.cleanup()
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[SlackBot]:
+    async for running in start_bot():
+        yield running
+
+
+@pytest.fixture
+async def edit_bot() -> AsyncIterator[SlackBot]:
+    async for running in start_bot(native=False):
+        yield running
+
+
+# --- HTTP basics ---
+
+
+async def test_healthz_answers_while_up(bot: SlackBot) -> None:
+    async with bot.send.session.get(f"{bot.base_url}/healthz") as response:
+        assert response.status == 200 and (await response.json()) == {"ok": True}
+
+
+async def test_bad_signatures_and_stale_timestamps_get_401(bot: SlackBot) -> None:
+    status, _ = await bot.send.post("command=/ask&text=hi", "application/x-www-form-urlencoded", signature="v0=bad")
+    assert status == 401
+    stale = int(time.time()) - 3600
+    status, _ = await bot.send.post("command=/ask&text=hi", "application/x-www-form-urlencoded", timestamp=stale)
+    assert status == 401
+    assert bot.openai.requests == [] and bot.slack.calls_to("chat.postMessage") == []
+
+
+# --- /ask ---
+
+
+async def test_ask_acks_at_once_posts_the_question_and_streams_the_answer_in_its_thread(bot: SlackBot) -> None:
+    bot.openai.chunks = [f"word{i} " for i in range(30)]
+    bot.openai.chunk_delay = 0.01
+    status, body = await bot.send.slash("/ask", "Count for me")
+    assert status == 200 and "Thinking" in body
+    stop = await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    question = next(m for m in bot.slack.messages.values() if "Count for me" in m.text)
+    assert "<@U1>" in question.text and question.thread_ts is None
+    start = bot.slack.calls_to("chat.startStream")[0].args
+    assert start["thread_ts"] == question.ts
+    assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U1", "T1")
+    ts = stop[0].args["ts"]
+    assert bot.slack.message_text("C1", ts) == "".join(bot.openai.chunks)
+
+
+async def test_appends_coalesce_deltas(bot: SlackBot) -> None:
+    bot.openai.chunks = [f"w{i} " for i in range(60)]
+    bot.openai.chunk_delay = 0.005
+    await bot.send.slash("/ask", "go")
+    await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    assert len(bot.slack.calls_to("chat.appendStream")) < 20
+
+
+async def test_a_follow_up_mention_in_the_thread_continues_the_conversation(bot: SlackBot) -> None:
+    bot.openai.chunks = ["Nice to meet you, Ada."]
+    await bot.send.slash("/ask", "I am Ada")
+    await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    thread = bot.slack.calls_to("chat.startStream")[0].args["thread_ts"]
+    bot.openai.chunks = ["You are Ada."]
+    await bot.send.event({"type": "app_mention", "user": "U1", "text": "<@UBOT> who am I?", "ts": "1800000000.000200",
+                          "thread_ts": thread, "channel": "C1"})
+    await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
+    sent = [(m["role"], m["content"]) for m in bot.openai.calls("chat")[1].body["messages"][1:]]
+    assert sent == [("user", "I am Ada"), ("assistant", "Nice to meet you, Ada."), ("user", "who am I?")]
+    assert bot.slack.calls_to("chat.startStream")[1].args["thread_ts"] == thread
+
+
+async def test_a_direct_message_is_answered_in_its_thread(bot: SlackBot) -> None:
+    await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "hello there",
+                          "ts": "1800000000.000300", "channel": "D1"})
+    stop = await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    assert bot.slack.calls_to("chat.startStream")[0].args["thread_ts"] == "1800000000.000300"
+    assert bot.slack.message_text("D1", stop[0].args["ts"]) == "Hello, world!"
+
+
+async def test_model_output_never_pings(bot: SlackBot, edit_bot: SlackBot) -> None:
+    for running in (bot, edit_bot):
+        running.openai.chunks = ["Hey <!", "channel> and <!here> ", "@everyone <@U", "999> bye"]
+        await running.send.slash("/ask", "ping everyone")
+        await until(lambda: any("bye" in m.text for m in running.thread_messages()))
+        shown = " ".join(m.text for m in running.slack.messages.values())
+        assert not any(ping in shown for ping in PINGS) and "@everyone" not in shown
+
+
+async def test_a_long_answer_continues_in_further_messages_and_is_complete(edit_bot: SlackBot) -> None:
+    paragraph = "This sentence is part of a long answer. " * 20
+    edit_bot.openai.chunks = [paragraph + "\n\n" for _ in range(12)]
+    await edit_bot.send.slash("/ask", "write a lot")
+    whole = "".join(edit_bot.openai.chunks).strip()
+    await until(lambda: len("".join(m.text for m in edit_bot.thread_messages())) >= len(whole) - 20)
+    await until(lambda: _settled(edit_bot))
+    parts = sorted(edit_bot.thread_messages(), key=lambda m: m.ts)
+    assert len(parts) >= 2 and all(len(m.text) <= 4000 for m in parts)
+    assert "".join(m.text for m in parts).replace("\n", "").replace(" ", "") == whole.replace("\n", "").replace(" ", "")
+
+
+def _settled(running: SlackBot) -> bool:
+    calls = running.slack.calls
+    return bool(calls) and time.time() - calls[-1].time > 0.3
+
+
+async def test_a_429_on_update_still_ends_with_the_full_text(edit_bot: SlackBot) -> None:
+    edit_bot.openai.chunks = [f"piece{i} " for i in range(20)]
+    edit_bot.openai.chunk_delay = 0.01
+    edit_bot.slack.fail("chat.update", status=429, retry_after=1, times=2)
+    await edit_bot.send.slash("/ask", "go")
+    whole = "".join(edit_bot.openai.chunks).strip()
+    await until(lambda: any(m.text.strip() == whole for m in edit_bot.thread_messages()), timeout=15)
+    assert [c for c in edit_bot.slack.calls_to("chat.update") if c.failed]
+
+
+async def test_native_stream_refused_falls_back_to_post_and_update(bot: SlackBot) -> None:
+    bot.slack.fail("chat.startStream", error="not_allowed_token_type", status=200, times=None)
+    await bot.send.slash("/ask", "hi")
+    await until(lambda: any(m.text == "Hello, world!" for m in bot.thread_messages()))
+    assert bot.streamer.native is False
+
+
+async def test_ask_errors_reach_only_the_asker_and_leave_nothing_behind(bot: SlackBot) -> None:
+    bot.openai.fail("chat", "rate_limit")
+    await bot.send.slash("/ask", "hi")
+    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    assert "rate limiting" in responses[0].args["text"] and responses[0].args["response_type"] == "ephemeral"
+    assert bot.slack.calls_to("chat.postMessage") == [] and bot.slack.calls_to("chat.startStream") == []
+
+
+async def test_empty_ask_gets_private_usage(bot: SlackBot) -> None:
+    await bot.send.slash("/ask", "   ")
+    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    assert "Usage: /ask" in responses[0].args["text"] and bot.openai.requests == []
+
+
+# --- /draw ---
+
+
+async def test_draw_uploads_the_generated_bytes_with_caption_and_removes_its_status(bot: SlackBot) -> None:
+    bot.openai.image = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 50
+    await bot.send.slash("/draw", "--size landscape a <!here> lighthouse")
+    completed = await until(lambda: bot.slack.calls_to("files.completeUploadExternal"))
+    upload = next(iter(bot.slack.uploaded.values()))
+    assert upload.data == bot.openai.image and upload.channel_id == "C1"
+    assert "lighthouse" in upload.initial_comment and "<@U1>" in upload.initial_comment
+    assert "<!here>" not in upload.initial_comment
+    status = next(m for m in bot.slack.messages.values() if "Drawing" in m.text)
+    await until(lambda: bot.slack.calls_to("chat.delete"))
+    assert bot.slack.calls_to("chat.delete")[0].args["ts"] == status.ts and status.deleted
+    assert completed and bot.openai.calls("images")[0].body["size"] == "1536x1024"
+
+
+async def test_a_refused_drawing_tells_the_user_privately_and_removes_the_status(bot: SlackBot) -> None:
+    bot.openai.fail("images", "moderation")
+    await bot.send.slash("/draw", "something awful")
+    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    assert "safety system" in responses[0].args["text"]
+    await until(lambda: bot.slack.calls_to("chat.delete"))
+    assert bot.slack.uploaded == {}
+
+
+# --- /janken ---
+
+
+def boards(running: SlackBot) -> list:  # type: ignore[type-arg]
+    return [m for m in running.slack.messages.values() if m.blocks and not m.deleted]
+
+
+def as_payload(message) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    return {"channel": message.channel, "ts": message.ts, "blocks": message.blocks, "text": message.text}
+
+
+async def test_janken_plays_to_the_end_by_button_clicks(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "")
+    board = (await until(lambda: boards(bot)))[0]
+    for click in range(60):
+        actions = [e["action_id"] for b in board.blocks if b["type"] == "actions" for e in b["elements"]]
+        if actions == ["janken_again"]:
+            break
+        updates = len(bot.slack.calls_to("chat.update"))
+        status, _ = await bot.send.click(as_payload(board), "janken_rock")
+        assert status == 200
+        await until(lambda: len(bot.slack.calls_to("chat.update")) > updates)
+        board = bot.slack.messages[(board.channel, board.ts)]
+    else:
+        pytest.fail("the game never ended")
+    assert "You beat" in board.text or "wins the game" in board.text
+    stats = await bot.store.get_stats(_player("U1"))
+    assert stats.games_won + stats.games_lost == 1 and stats.wins + stats.losses + stats.draws == click
+
+
+def _player(user: str):  # type: ignore[no-untyped-def]
+    from core.store import PlayerKey
+
+    return PlayerKey("slack", "T1", user)
+
+
+async def test_a_click_delivered_twice_plays_once(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "")
+    board = (await until(lambda: boards(bot)))[0]
+    payload = as_payload(board)
+    await bot.send.click(payload, "janken_paper", action_ts="1800000000.1")
+    await bot.send.click(payload, "janken_paper", action_ts="1800000000.1")
+    await bot.send.click(payload, "janken_scissors", action_ts="1800000000.2")  # a double click on the same board
+    await until(lambda: len(bot.slack.calls_to("chat.update")) >= 1)
+    await until(lambda: _settled(bot))
+    game = await bot.store.get_game(_player("U1"))
+    assert game is not None and game.rounds_played == 1
+
+
+async def test_another_users_click_does_not_change_the_game(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "")
+    board = (await until(lambda: boards(bot)))[0]
+    await bot.send.click(as_payload(board), "janken_rock", user="U2")
+    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    assert "someone else" in responses[0].args["text"]
+    assert (await bot.store.get_game(_player("U1"))).rounds_played == 0  # type: ignore[union-attr]
+    assert await bot.store.get_game(_player("U2")) is None
+    assert bot.slack.calls_to("chat.update") == []
+
+
+async def test_janken_against_a_drawn_character_shows_its_picture(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "a grumpy cat wizard")
+    board = (await until(lambda: [b for b in boards(bot) if b.blocks[0]["type"] == "image"]))[0]
+    file_id = board.blocks[0]["slack_file"]["id"]
+    assert file_id in bot.slack.uploaded and bot.slack.uploaded[file_id].data == bot.openai.image
+
+
+async def test_text_moves_and_stats_work_in_slack(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "グー")
+    await until(lambda: boards(bot))
+    await bot.send.slash("/janken", "stats")
+    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    assert "Your record" in responses[0].args["text"]
