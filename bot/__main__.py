@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 
@@ -75,7 +76,13 @@ async def open_ai(settings: Settings) -> AsyncIterator[AIPort]:
 
 
 async def serve(settings: Settings, platforms: list[str], args: argparse.Namespace) -> None:
-    """Open the shared clients, run the platforms, close everything on the way out."""
+    """Open the shared clients, run the platforms, close everything on the way out.
+
+    SIGTERM (how Procfile hosts stop a process) cancels the run, so clients close cleanly.
+    """
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(settings.store_url)
         stack.push_async_callback(store.close)
@@ -139,10 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"the {', '.join(missing)} platform is not built yet; try: python -m bot console", file=sys.stderr)
         return 2
-    try:
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(serve(settings, platforms, args))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
-from core.messages import text
 from core.janken import Move
+from core.messages import text
 from handlers.janken_text import describe, move_label
 from handlers.port import GameView
 

@@ -19,7 +19,6 @@ from core.janken import Game, Round
 from core.store import PlayerKey, Store
 
 
-
 @dataclass(frozen=True)
 class Command:
     """A user's command, neutral of platform. ``thread`` is set when it continues a thread."""

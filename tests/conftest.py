@@ -14,9 +14,9 @@ import openai
 import pytest
 
 from core.ai import AIService
+from core.store.base import Store
 from core.store.memory import MemoryStore
 from core.store.sqlite import SQLiteStore
-from core.store.base import Store
 from tests.fakes.openai_server import FakeOpenAI
 
 CREDENTIALS = (

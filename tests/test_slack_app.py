@@ -3,67 +3,16 @@ Slack's Web API faked on a local port, OpenAI faked on another."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import aiohttp
-import openai
 import pytest
-from aiohttp import web
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import slack_app, slack_server
-from bot.slack_ratelimit import retry_handlers
-from bot.slack_stream import SlackStreamer
-from bot.throttle import EditBudget
-from core.ai import AIService
-from core.store.memory import MemoryStore
-from handlers.port import Services
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
+from core.store import PlayerKey
+from tests.fakes.slack_client import until
+from tests.slack_harness import SlackBot, start_bot
 
 PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U999>")
-
-
-@dataclass
-class SlackBot:
-    slack: FakeSlackAPI
-    openai: FakeOpenAI
-    send: SlackSender
-    streamer: SlackStreamer
-    store: MemoryStore
-    base_url: str
-
-    def texts(self, method: str) -> list[str]:
-        return [str(c.args.get("text") or c.args.get("markdown_text") or "") for c in self.slack.calls_to(method)]
-
-    def thread_messages(self) -> list:  # type: ignore[type-arg]
-        return [m for m in self.slack.messages.values() if m.thread_ts and not m.deleted and m.user == "UBOT"]
-
-
-async def start_bot(native: bool = True, min_interval: float = 0.05) -> AsyncIterator[SlackBot]:
-    async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
-        budgets = {"chat.update": EditBudget(600, burst=5), "chat.appendStream": EditBudget(600, burst=5)}
-        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url, session=session,
-                                retry_handlers=retry_handlers(budgets))
-        streamer = SlackStreamer(client, budgets, native=native, min_interval=min_interval)
-        async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
-            store = MemoryStore()
-            services = Services(ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store)
-            app = slack_app.build_app(client, SIGNING_SECRET, services, streamer)
-            runner = web.AppRunner(slack_server.web_app(app))
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
-            try:
-                yield SlackBot(slack, fake_ai, sender, streamer, store, base)
-            finally:
-                await runner.cleanup()
 
 
 @pytest.fixture
@@ -256,9 +205,7 @@ async def test_janken_plays_to_the_end_by_button_clicks(bot: SlackBot) -> None:
     assert stats.games_won + stats.games_lost == 1 and stats.wins + stats.losses + stats.draws == click
 
 
-def _player(user: str):  # type: ignore[no-untyped-def]
-    from core.store import PlayerKey
-
+def _player(user: str) -> PlayerKey:
     return PlayerKey("slack", "T1", user)
 
 

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from core.errors import Unavailable
 from core.conversation import Turn
+from core.errors import Unavailable
 from core.janken import Game, Stats
 from core.messages import text
 from core.store import codec
