@@ -29,6 +29,8 @@ from handlers.registry import HANDLERS
 _log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 COMMANDS = ("ask", "draw", "janken", "help")
+DM_CONVERSATION = "dm"
+"""In a DM every message continues one conversation, threaded or not."""
 
 
 def build_app(client: AsyncWebClient, signing_secret: str, services: Services, streamer: SlackStreamer) -> AsyncApp:
@@ -93,14 +95,15 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None
 
     async def on_message(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
-            await _ask_from_message(event, client)
+            await _ask_from_message(event, client, conversation=DM_CONVERSATION)
 
-    async def _ask_from_message(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _ask_from_message(event: dict[str, Any], client: AsyncWebClient, conversation: str | None = None) -> None:
+        """A mention (the thread is the conversation) or a DM (the whole DM is); answers go in the thread."""
         thread = event.get("thread_ts") or event["ts"]
         place = SlackPlace(event.get("team", ""), event["channel"], event["user"], thread_ts=thread)
         question = _MENTION.sub("", event.get("text", "")).strip()
         command = Command("slack", place.team, place.channel, place.user, question, thread=thread,
-                          request_id=event.get("client_msg_id") or event["ts"])
+                          conversation=conversation, request_id=event.get("client_msg_id") or event["ts"])
         await HANDLERS["ask"](command, SlackReply(client, place, streamer), services)
 
     app.event("app_mention")(on_mention)

@@ -28,9 +28,10 @@ async def ask(request: AskRequest, command: Command, reply: Reply, services: Ser
     leaves no empty thread behind; the turn is stored only once the answer is complete.
     """
     def key(thread: str) -> str:
-        return conversation_key(command.platform, command.workspace, command.channel, thread)
+        return conversation_key(command.platform, command.workspace, command.channel, command.conversation or thread)
 
-    history = await services.store.load_history(key(command.thread)) if command.thread else []
+    continued = command.conversation or command.thread
+    history = await services.store.load_history(key(continued)) if continued else []
     async with contextlib.aclosing(services.ai.stream_answer(history, request.question)) as deltas:
         first = await anext(deltas, None)
         if first is None:

@@ -29,6 +29,8 @@ class Command:
     user: str
     text: str
     thread: str | None = None
+    conversation: str | None = None
+    """The history a question continues, when it is not simply the thread's (e.g. a whole DM)."""
     user_name: str = ""
     locale: str = "en"
     request_id: str = ""

@@ -84,12 +84,26 @@ async def test_a_follow_up_mention_in_the_thread_continues_the_conversation(bot:
     assert bot.slack.calls_to("chat.startStream")[1].args["thread_ts"] == thread
 
 
-async def test_a_direct_message_is_answered_in_its_thread(bot: SlackBot) -> None:
+async def test_every_direct_message_continues_the_dm_conversation(bot: SlackBot) -> None:
     await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "hello there",
                           "ts": "1800000000.000300", "channel": "D1"})
     stop = await until(lambda: bot.slack.calls_to("chat.stopStream"))
     assert bot.slack.calls_to("chat.startStream")[0].args["thread_ts"] == "1800000000.000300"
     assert bot.slack.message_text("D1", stop[0].args["ts"]) == "Hello, world!"
+    await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "and again",
+                          "ts": "1800000000.000400", "channel": "D1"})
+    await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
+    sent = [m["content"] for m in bot.openai.calls("chat")[1].body["messages"][1:]]
+    assert sent == ["hello there", "Hello, world!", "and again"]
+
+
+async def test_the_bots_own_and_edited_messages_are_ignored(bot: SlackBot) -> None:
+    for event in ({"subtype": "message_changed"}, {"bot_id": "B1"}):
+        await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "x",
+                              "ts": "1800000000.000500", "channel": "D1", **event})
+    await bot.send.slash("/janken", "")  # something observable after them
+    await until(lambda: bot.slack.calls_to("chat.postMessage"))
+    assert bot.openai.requests == []
 
 
 async def test_model_output_never_pings(bot: SlackBot, edit_bot: SlackBot) -> None:
