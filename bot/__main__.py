@@ -34,7 +34,9 @@ DEFAULT_PORT = 3000
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Team chat bot: /ask, /draw, /janken.")
-    parser.add_argument("platform", nargs="?", choices=PLATFORMS, help="default: every platform with credentials")
+    parser.add_argument(
+        "platform", nargs="?", choices=PLATFORMS, help="default: every platform with credentials"
+    )
     parser.add_argument("--http", action="store_true", help="slack: serve HTTP instead of Socket Mode")
     parser.add_argument("--port", type=int, help="slack --http: port (default $PORT, else 3000)")
     return parser.parse_args(argv)
@@ -108,7 +110,11 @@ def check_slack(settings: Settings, *, http: bool) -> None:
     if http:
         require("SLACK_SIGNING_SECRET", settings.slack_signing_secret, "to verify Slack's HTTP requests")
     else:
-        require("SLACK_APP_TOKEN", settings.slack_app_token, "for Socket Mode (or run: python -m bot slack --http)")
+        require(
+            "SLACK_APP_TOKEN",
+            settings.slack_app_token,
+            "for Socket Mode (or run: python -m bot slack --http)",
+        )
 
 
 async def run_slack(
@@ -144,11 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     missing = [name for name in platforms if name in NOT_BUILT]
     if missing:
-        print(f"the {', '.join(missing)} platform is not built yet; try: python -m bot console", file=sys.stderr)
+        print(
+            f"the {', '.join(missing)} platform is not built yet; try: python -m bot console", file=sys.stderr
+        )
         return 2
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(serve(settings, platforms, args))
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

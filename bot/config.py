@@ -68,7 +68,10 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
         """Read ``dotenv_path`` (if it exists) overlaid by ``environ`` (default ``os.environ``)."""
         file_values = dotenv_values(dotenv_path) if dotenv_path and os.path.exists(dotenv_path) else {}
-        env = {**{k: v for k, v in file_values.items() if v is not None}, **(os.environ if environ is None else environ)}
+        env = {
+            **{k: v for k, v in file_values.items() if v is not None},
+            **(os.environ if environ is None else environ),
+        }
 
         def get(name: str) -> str | None:
             value = env.get(name, "").strip()
@@ -81,7 +84,9 @@ class Settings:
             openai_chat_model=get("OPENAI_CHAT_MODEL") or cls.openai_chat_model,
             openai_image_model=get("OPENAI_IMAGE_MODEL") or cls.openai_image_model,
             system_prompt=get("SYSTEM_PROMPT") or cls.system_prompt,
-            openai_timeout=_parsed("OPENAI_TIMEOUT", get("OPENAI_TIMEOUT"), _positive_float, cls.openai_timeout),
+            openai_timeout=_parsed(
+                "OPENAI_TIMEOUT", get("OPENAI_TIMEOUT"), _positive_float, cls.openai_timeout
+            ),
             openai_max_retries=_parsed(
                 "OPENAI_MAX_RETRIES", get("OPENAI_MAX_RETRIES"), _count, cls.openai_max_retries
             ),
@@ -89,7 +94,9 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=_parsed("SLACK_API_URL", get("SLACK_API_URL"), _base_url, cls.slack_api_url),
-            slack_streaming=_parsed("SLACK_STREAMING", get("SLACK_STREAMING"), _streaming, cls.slack_streaming),
+            slack_streaming=_parsed(
+                "SLACK_STREAMING", get("SLACK_STREAMING"), _streaming, cls.slack_streaming
+            ),
             discord_token=get("DISCORD_TOKEN"),
             discord_guild_id=_parsed("DISCORD_GUILD_ID", get("DISCORD_GUILD_ID"), _positive_int, None),
             store_url=_checked_store_url(store_url),
@@ -183,7 +190,9 @@ def _checked_store_url(url: str) -> str:
         supported = ", ".join(f"{s}://" for s in SCHEMES)
         raise ConfigError(f"STORE_URL={url!r} is not supported: use one of {supported}")
     if scheme == "sqlite" and not rest.startswith("/") or url == "sqlite:///":
-        raise ConfigError(f"STORE_URL={url!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db")
+        raise ConfigError(
+            f"STORE_URL={url!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db"
+        )
     return url
 
 

@@ -61,7 +61,10 @@ class ConsoleReply:
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         self._images_dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^\w-]+", "-", caption.lower()).strip("-")[:40] or "image"
-        path = self._images_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}.{image.extension}"
+        path = (
+            self._images_dir
+            / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}.{image.extension}"
+        )
         await asyncio.to_thread(path.write_bytes, image.data)
         self._print(f"🖼  {caption}: {path}")
         return str(path)
@@ -75,7 +78,9 @@ class ConsoleReply:
         yield
 
 
-async def run(services: Services, stdin: TextIO, stdout: TextIO, *, images_dir: Path = Path("images")) -> None:
+async def run(
+    services: Services, stdin: TextIO, stdout: TextIO, *, images_dir: Path = Path("images")
+) -> None:
     """Read commands line by line until EOF and answer each one."""
     reply = ConsoleReply(stdout, images_dir)
     user = _user_name()
@@ -85,7 +90,9 @@ async def run(services: Services, stdin: TextIO, stdout: TextIO, *, images_dir: 
         if not line:
             continue
         name, _, rest = line.partition(" ")
-        command = Command("console", "local", "console", user, rest, thread=THREAD, request_id=uuid.uuid4().hex)
+        command = Command(
+            "console", "local", "console", user, rest, thread=THREAD, request_id=uuid.uuid4().hex
+        )
         handler = HANDLERS.get(name.removeprefix("/").lower()) if name.startswith("/") else None
         try:
             if handler is None:

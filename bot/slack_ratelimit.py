@@ -40,7 +40,9 @@ class SharedRetryAfter(AsyncRateLimitErrorRetryHandler):
             _log.warning("Slack rate limited %s; retrying in %ss", method, retry_after)
             if method in self._budgets:
                 self._budgets[method].pause(method, retry_after)
-        await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
+        await super().prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
 
 
 def _retry_after(response: HttpResponse) -> float:

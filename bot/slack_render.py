@@ -81,7 +81,9 @@ def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str
         blocks.append(
             {"type": "image", "slack_file": {"id": opponent.image_ref}, "alt_text": opponent.name[:2000]}
         )
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(describe(view, locale))}})
+    blocks.append(
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(describe(view, locale))}}
+    )
     if view.finished:
         state = {"u": owner, "o": opponent.name, "i": opponent.image_ref}
         buttons = [_button(text("play_again", locale), AGAIN_ACTION, state, style="primary")]

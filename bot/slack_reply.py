@@ -46,7 +46,11 @@ class SlackReply:
     """Talks back into the channel (and thread) the command came from."""
 
     def __init__(
-        self, client: AsyncWebClient, place: SlackPlace, streamer: SlackStreamer, respond: Respond | None = None
+        self,
+        client: AsyncWebClient,
+        place: SlackPlace,
+        streamer: SlackStreamer,
+        respond: Respond | None = None,
     ) -> None:
         self._client = client
         self._place = place
@@ -56,7 +60,9 @@ class SlackReply:
     async def post_text(self, message: str) -> None:
         with slack_errors():
             await self._client.chat_postMessage(
-                channel=self._place.channel, thread_ts=self._place.thread_ts, text=slack_render.escape_mrkdwn(message)
+                channel=self._place.channel,
+                thread_ts=self._place.thread_ts,
+                text=slack_render.escape_mrkdwn(message),
             )
 
     async def send_private(self, message: str) -> None:
@@ -122,7 +128,9 @@ class SlackReply:
                 await self._client.chat_delete(channel=self._place.channel, ts=posted["ts"])
 
 
-async def send_ephemeral(client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None) -> None:
+async def send_ephemeral(
+    client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None
+) -> None:
     """Show ``message`` to the user alone: through ``response_url`` when there is one."""
     safe = slack_render.escape_mrkdwn(message)
     with slack_errors():

@@ -36,7 +36,10 @@ EDIT_LIMIT = 3_500
 
 def default_budgets() -> dict[str, EditBudget]:
     """Slack's published tiers, with headroom: chat.update Tier 3, chat.appendStream Tier 4."""
-    return {"chat.update": EditBudget(per_minute=45, burst=3), "chat.appendStream": EditBudget(per_minute=90, burst=5)}
+    return {
+        "chat.update": EditBudget(per_minute=45, burst=3),
+        "chat.appendStream": EditBudget(per_minute=90, burst=5),
+    }
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,10 @@ class SlackStreamer:
         except SlackApiError as exc:
             if not self.native or exc.response.get("error") == "ratelimited":
                 raise
-            _log.warning("chat.startStream failed (%s); using chat.postMessage + chat.update",
-                         exc.response.get("error"))
+            _log.warning(
+                "chat.startStream failed (%s); using chat.postMessage + chat.update",
+                exc.response.get("error"),
+            )
             self.native = False
             message = self.message(target)
             await message.show(raw, final=final)

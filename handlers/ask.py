@@ -27,8 +27,11 @@ async def ask(request: AskRequest, command: Command, reply: Reply, services: Ser
     The model is asked before anything is posted, so a refusal or an outage
     leaves no empty thread behind; the turn is stored only once the answer is complete.
     """
+
     def key(thread: str) -> str:
-        return conversation_key(command.platform, command.workspace, command.channel, command.conversation or thread)
+        return conversation_key(
+            command.platform, command.workspace, command.channel, command.conversation or thread
+        )
 
     continued = command.conversation or command.thread
     history = await services.store.load_history(key(continued)) if continued else []

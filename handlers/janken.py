@@ -92,7 +92,9 @@ async def show(command: Command, reply: Reply, services: Services) -> None:
     await reply.show_game(GameView(player=command.display_name, game=game))
 
 
-async def play(move: Move, command: Command, reply: Reply, services: Services, *, board: Board | None = None) -> None:
+async def play(
+    move: Move, command: Command, reply: Reply, services: Services, *, board: Board | None = None
+) -> None:
     """Play one round. A board's button plays its round once; a text move once per request id.
 
     A text move with no game running starts one against the built-in opponent.
@@ -129,7 +131,9 @@ async def _refresh(command: Command, reply: Reply, services: Services) -> None:
 async def start_character(description: str, command: Command, reply: Reply, services: Services) -> None:
     """Draw an opponent from ``description`` and start a game against it."""
     async with reply.progress(text("drawing_opponent", command.locale, description=description)):
-        image = await services.ai.generate_image(f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low")
+        image = await services.ai.generate_image(
+            f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low"
+        )
     name = description if len(description) <= NAME_CHARS else description[: NAME_CHARS - 1] + "…"
     image_ref = await reply.post_image(image, name)
     await start(Opponent(name, description, image_ref), command, reply, services)

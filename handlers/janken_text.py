@@ -39,7 +39,14 @@ def describe(view: GameView, locale: str = "en") -> str:
         )
     )
     lines.append(
-        text("hp_line", locale, player_hp=game.player_hp, opponent_hp=game.opponent_hp, opponent=opponent, max_hp=game.max_hp)
+        text(
+            "hp_line",
+            locale,
+            player_hp=game.player_hp,
+            opponent_hp=game.opponent_hp,
+            opponent=opponent,
+            max_hp=game.max_hp,
+        )
     )
     if view.finished and view.played is not None:
         won = view.played.winner_of_game is Outcome.WIN

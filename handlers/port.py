@@ -116,4 +116,3 @@ class Services:
     history_turns: int = 20
     rng: random.Random | None = None
     """The opponent's RNG; ``None`` means ``secrets``."""
-

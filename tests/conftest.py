@@ -20,9 +20,19 @@ from core.store.sqlite import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI
 
 CREDENTIALS = (
-    "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_ADMIN_KEY",
-    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
-    "DISCORD_TOKEN", "DISCORD_GUILD_ID", "STORE_URL", "REDIS_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_ADMIN_KEY",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "DISCORD_TOKEN",
+    "DISCORD_GUILD_ID",
+    "STORE_URL",
+    "REDIS_URL",
 )
 
 _real_connect = socket.socket.connect
@@ -75,6 +85,8 @@ async def ai(fake_openai: FakeOpenAI) -> AsyncIterator[AIService]:
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:  # type: ignore[no-untyped-def]
     """Every backend, so one contract suite runs against each."""
-    backend: Store = MemoryStore() if request.param == "memory" else await SQLiteStore.open(tmp_path / "bot.db")
+    backend: Store = (
+        MemoryStore() if request.param == "memory" else await SQLiteStore.open(tmp_path / "bot.db")
+    )
     yield backend
     await backend.close()

@@ -34,7 +34,9 @@ class SlackBot:
     app: AsyncApp
 
     def texts(self, method: str) -> list[str]:
-        return [str(c.args.get("text") or c.args.get("markdown_text") or "") for c in self.slack.calls_to(method)]
+        return [
+            str(c.args.get("text") or c.args.get("markdown_text") or "") for c in self.slack.calls_to(method)
+        ]
 
     def thread_messages(self) -> list[Message]:
         return [m for m in self.slack.messages.values() if m.thread_ts and not m.deleted and m.user == "UBOT"]
@@ -44,12 +46,15 @@ async def start_bot(native: bool = True, min_interval: float = 0.05) -> AsyncIte
     """Yield a running bot; generous budgets and short pacing keep tests fast."""
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
         budgets = {"chat.update": EditBudget(600, burst=5), "chat.appendStream": EditBudget(600, burst=5)}
-        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url, session=session,
-                                retry_handlers=retry_handlers(budgets))
+        client = AsyncWebClient(
+            token="xoxb-test", base_url=slack.api_url, session=session, retry_handlers=retry_handlers(budgets)
+        )
         streamer = SlackStreamer(client, budgets, native=native, min_interval=min_interval)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
             store = MemoryStore()
-            services = Services(ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store)
+            services = Services(
+                ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
+            )
             app = slack_app.build_app(client, SIGNING_SECRET, services, streamer)
             runner = web.AppRunner(slack_server.web_app(app))
             await runner.setup()

@@ -21,22 +21,36 @@ async def test_streamed_answer_arrives_whole_and_in_order(ai: AIService, fake_op
     assert await collect(ai, [], "Count") == fake_openai.chunks
     sent = fake_openai.calls("chat")[0].body
     assert sent["model"] == "test-chat" and sent["stream"] is True
-    assert sent["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Count"}]
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Count"},
+    ]
 
 
 async def test_history_is_sent_before_the_question(ai: AIService, fake_openai: FakeOpenAI) -> None:
     history = [Turn("user", "My name is Ada."), Turn("assistant", "Hello Ada.")]
     await collect(ai, history, "What is my name?")
     roles = [(m["role"], m["content"]) for m in fake_openai.calls("chat")[0].body["messages"]]
-    assert roles[1:] == [("user", "My name is Ada."), ("assistant", "Hello Ada."), ("user", "What is my name?")]
+    assert roles[1:] == [
+        ("user", "My name is Ada."),
+        ("assistant", "Hello Ada."),
+        ("user", "What is my name?"),
+    ]
 
 
-async def test_image_bytes_arrive_unchanged_with_size_and_quality(ai: AIService, fake_openai: FakeOpenAI) -> None:
+async def test_image_bytes_arrive_unchanged_with_size_and_quality(
+    ai: AIService, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.image = bytes(range(256)) * 40
     image = await ai.generate_image("a cat", size="1536x1024", quality="high")
     assert image.data == fake_openai.image and image.mime == "image/png" and image.extension == "png"
     sent = fake_openai.calls("images")[0].body
-    assert (sent["model"], sent["prompt"], sent["size"], sent["quality"]) == ("test-image", "a cat", "1536x1024", "high")
+    assert (sent["model"], sent["prompt"], sent["size"], sent["quality"]) == (
+        "test-image",
+        "a cat",
+        "1536x1024",
+        "high",
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,7 +66,12 @@ async def test_image_bytes_arrive_unchanged_with_size_and_quality(ai: AIService,
 )
 @pytest.mark.parametrize("endpoint", ["chat", "images"])
 async def test_each_error_kind_becomes_our_error_with_a_user_message(
-    ai: AIService, fake_openai: FakeOpenAI, endpoint: str, kind: str, error_type: type, message_key: str | None
+    ai: AIService,
+    fake_openai: FakeOpenAI,
+    endpoint: str,
+    kind: str,
+    error_type: type,
+    message_key: str | None,
 ) -> None:
     fake_openai.fail(endpoint, kind)
     with pytest.raises(error_type) as caught:
@@ -68,7 +87,9 @@ async def test_each_error_kind_becomes_our_error_with_a_user_message(
 
 async def test_a_timeout_becomes_unavailable(fake_openai: FakeOpenAI) -> None:
     fake_openai.delay = 1.0
-    async with openai.AsyncOpenAI(api_key="k", base_url=fake_openai.url, max_retries=0, timeout=0.1) as client:
+    async with openai.AsyncOpenAI(
+        api_key="k", base_url=fake_openai.url, max_retries=0, timeout=0.1
+    ) as client:
         ai = AIService(client, chat_model="m", image_model="i", system_prompt="s")
         with pytest.raises(errors.Unavailable):
             await ai.generate_image("cat", size="1024x1024", quality="low")

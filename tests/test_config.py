@@ -36,9 +36,17 @@ def test_secrets_stay_out_of_repr() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("JANKEN_HP", "abc"), ("JANKEN_HP", "0"), ("JANKEN_MERCY", "maybe"), ("PORT", "70000"),
-        ("LOG_LEVEL", "LOUD"), ("STORE_URL", "mongodb://x"), ("STORE_URL", "bot.db"), ("STORE_URL", "sqlite://x.db"),
-        ("DISCORD_GUILD_ID", "guild"), ("OPENAI_TIMEOUT", "-1"), ("HISTORY_TURNS", "many"),
+        ("JANKEN_HP", "abc"),
+        ("JANKEN_HP", "0"),
+        ("JANKEN_MERCY", "maybe"),
+        ("PORT", "70000"),
+        ("LOG_LEVEL", "LOUD"),
+        ("STORE_URL", "mongodb://x"),
+        ("STORE_URL", "bot.db"),
+        ("STORE_URL", "sqlite://x.db"),
+        ("DISCORD_GUILD_ID", "guild"),
+        ("OPENAI_TIMEOUT", "-1"),
+        ("HISTORY_TURNS", "many"),
     ],
 )
 def test_a_malformed_value_names_its_variable(name: str, value: str) -> None:

@@ -13,14 +13,25 @@ from tests.fakes.openai_server import FakeOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def console(lines: list[str], cwd: Path, args: tuple[str, ...] = ("console",), **env: str) -> tuple[int, str, str]:
+async def console(
+    lines: list[str], cwd: Path, args: tuple[str, ...] = ("console",), **env: str
+) -> tuple[int, str, str]:
     """Run the bot with ``lines`` on stdin; return (exit code, stdout, stderr)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "DISCORD_"))}
-    clean.update({"PYTHONPATH": str(ROOT), "STORE_URL": f"sqlite:///{cwd}/bot.db", "PYTHONIOENCODING": "utf-8"})
+    clean.update(
+        {"PYTHONPATH": str(ROOT), "STORE_URL": f"sqlite:///{cwd}/bot.db", "PYTHONIOENCODING": "utf-8"}
+    )
     clean.update(env)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=cwd, env=clean,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=clean,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate("\n".join(lines).encode() + b"\n"), timeout=60)
     return proc.returncode or 0, out.decode(), err.decode()
@@ -46,7 +57,9 @@ async def test_ask_and_draw_without_a_key_answer_one_line_naming_it(tmp_path: Pa
 
 
 async def test_bad_input_gets_usage_and_the_console_keeps_running(tmp_path: Path) -> None:
-    code, out, _ = await console(["/ask", "/janken rok", "/nope", "/draw --size huge cat", "/janken paper"], tmp_path)
+    code, out, _ = await console(
+        ["/ask", "/janken rok", "/nope", "/draw --size huge cat", "/janken paper"], tmp_path
+    )
     assert code == 0
     assert "Usage: /ask" in out and "'rok' is not a move" in out and "I don't know /nope" in out
     assert "Unknown size 'huge'" in out
@@ -66,7 +79,10 @@ async def test_ask_streams_through_the_fake_openai_and_follow_ups_keep_context(t
     async with FakeOpenAI() as fake:
         fake.chunks = ["The answer", " is ", "four."]
         code, out, err = await console(
-            ["/ask What is 2+2?", "/ask And doubled?"], tmp_path, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.url
+            ["/ask What is 2+2?", "/ask And doubled?"],
+            tmp_path,
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=fake.url,
         )
         assert code == 0, err
         assert out.count("The answer is four.") == 2
@@ -80,7 +96,10 @@ async def test_draw_saves_the_image_and_prints_its_path(tmp_path: Path) -> None:
     async with FakeOpenAI() as fake:
         fake.image = b"\x89PNG\r\n\x1a\nfake image"
         code, out, err = await console(
-            ["/draw --size landscape a lighthouse at dusk"], tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.url
+            ["/draw --size landscape a lighthouse at dusk"],
+            tmp_path,
+            OPENAI_API_KEY="k",
+            OPENAI_BASE_URL=fake.url,
         )
     assert code == 0, err
     saved = list((tmp_path / "images").glob("*.png"))
@@ -93,7 +112,11 @@ async def test_openai_errors_reach_the_console_as_one_clear_line(tmp_path: Path)
         fake.fail("chat", "rate_limit", times=5)
         fake.fail("images", "moderation")
         code, out, err = await console(
-            ["/ask hi", "/draw bad"], tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.url, OPENAI_MAX_RETRIES="0"
+            ["/ask hi", "/draw bad"],
+            tmp_path,
+            OPENAI_API_KEY="k",
+            OPENAI_BASE_URL=fake.url,
+            OPENAI_MAX_RETRIES="0",
         )
     assert code == 0 and "Traceback" not in out + err
     assert "rate limiting" in out and "safety system" in out
@@ -102,8 +125,9 @@ async def test_openai_errors_reach_the_console_as_one_clear_line(tmp_path: Path)
 async def test_a_malformed_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     code, out, err = await console(["/janken"], tmp_path, JANKEN_HP="abc")
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == ["configuration error: JANKEN_HP='abc' is not valid: "
-                                        "expected a whole number"]
+    assert err.strip().splitlines() == [
+        "configuration error: JANKEN_HP='abc' is not valid: expected a whole number"
+    ]
 
 
 async def test_platforms_not_built_yet_say_so(tmp_path: Path) -> None:

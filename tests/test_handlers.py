@@ -44,7 +44,9 @@ async def test_ask_streams_into_a_new_thread_titled_with_the_question(
     assert reply.values("stream") == [("thread-1", fake_openai.chunks)]
 
 
-async def test_a_follow_up_in_the_thread_sees_the_earlier_turns(services: Services, fake_openai: FakeOpenAI) -> None:
+async def test_a_follow_up_in_the_thread_sees_the_earlier_turns(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.chunks = ["Hello ", "Ada."]
     await run("ask", cmd("I am Ada."), services)
     fake_openai.chunks = ["You are Ada."]
@@ -52,7 +54,9 @@ async def test_a_follow_up_in_the_thread_sees_the_earlier_turns(services: Servic
     assert reply.kinds() == ["stream"]  # no new thread for a follow-up
     messages = fake_openai.calls("chat")[1].body["messages"]
     assert [(m["role"], m["content"]) for m in messages[1:]] == [
-        ("user", "I am Ada."), ("assistant", "Hello Ada."), ("user", "Who am I?"),
+        ("user", "I am Ada."),
+        ("assistant", "Hello Ada."),
+        ("user", "Who am I?"),
     ]
 
 
@@ -117,7 +121,9 @@ def test_draw_reads_flags_anywhere(text: str, prompt: str, size: str, quality: s
     assert draw.parse(cmd(text)) == draw.DrawRequest(prompt, size, quality)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["--size huge fox", "--quality ultra fox", "--size", "--size square", "fox --size"])
+@pytest.mark.parametrize(
+    "text", ["--size huge fox", "--quality ultra fox", "--size", "--size square", "fox --size"]
+)
 def test_draw_rejects_bad_flags(text: str) -> None:
     with pytest.raises(errors.UserInputError):
         draw.parse(cmd(text))
@@ -161,7 +167,9 @@ async def test_janken_alone_starts_a_builtin_game_and_shows_it_again(services: S
 
 
 @pytest.mark.parametrize("spelling", ["rock", "グー", "✊", "r"])
-async def test_a_text_move_plays_a_round_against_the_builtin_opponent(services: Services, spelling: str) -> None:
+async def test_a_text_move_plays_a_round_against_the_builtin_opponent(
+    services: Services, spelling: str
+) -> None:
     view = last_view(await run("janken", cmd(spelling), services))
     assert view.played is not None and view.played.player_move is Move.ROCK
     assert view.game.rounds_played == 1
@@ -185,7 +193,9 @@ async def test_the_same_request_id_plays_once(services: Services) -> None:
 
 
 async def test_mercy_setting_saves_a_player_on_one_hp(ai: AIService) -> None:
-    services = Services(ai=ai, store=MemoryStore(), janken=JankenRules(hp=3, mercy=True), rng=random.Random(0))
+    services = Services(
+        ai=ai, store=MemoryStore(), janken=JankenRules(hp=3, mercy=True), rng=random.Random(0)
+    )
     outcomes = []
     for i in range(30):
         view = last_view(await run("janken", cmd("rock", request_id=f"m{i}"), services))
@@ -196,7 +206,9 @@ async def test_mercy_setting_saves_a_player_on_one_hp(ai: AIService) -> None:
     assert (await services.store.get_stats(cmd("").player)).games_lost == 0
 
 
-async def test_a_character_description_draws_the_opponent(services: Services, fake_openai: FakeOpenAI) -> None:
+async def test_a_character_description_draws_the_opponent(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
     reply = await run("janken", cmd("a grumpy cat wizard"), services)
     assert reply.kinds() == ["progress", "progress_done", "image", "game"]
     prompt = fake_openai.calls("images")[0].body["prompt"]

@@ -28,11 +28,15 @@ def fresh(hp: int = 3) -> janken.Game:
 
 
 @pytest.mark.parametrize(("pair", "outcome"), EXPECTED.items())
-def test_every_move_pair_is_judged_and_costs_the_loser_one_hp(pair: tuple[Move, Move], outcome: Outcome) -> None:
+def test_every_move_pair_is_judged_and_costs_the_loser_one_hp(
+    pair: tuple[Move, Move], outcome: Outcome
+) -> None:
     round_ = janken.play(fresh(), *pair)
     assert round_.outcome is outcome
     assert (round_.player_hp, round_.opponent_hp) == {
-        Outcome.WIN: (3, 2), Outcome.LOSE: (2, 3), Outcome.DRAW: (3, 3)
+        Outcome.WIN: (3, 2),
+        Outcome.LOSE: (2, 3),
+        Outcome.DRAW: (3, 3),
     }[outcome]
     assert round_.number == 1
 
@@ -40,12 +44,28 @@ def test_every_move_pair_is_judged_and_costs_the_loser_one_hp(pair: tuple[Move, 
 @pytest.mark.parametrize(
     ("spelling", "move"),
     [
-        ("rock", Move.ROCK), ("ROCK", Move.ROCK), (" r ", Move.ROCK), ("グー", Move.ROCK), ("ぐー", Move.ROCK),
-        ("✊", Move.ROCK), ("👊", Move.ROCK),
-        ("paper", Move.PAPER), ("P", Move.PAPER), ("パー", Move.PAPER), ("ぱー", Move.PAPER), ("✋", Move.PAPER),
-        ("🖐", Move.PAPER), ("🖐️", Move.PAPER),
-        ("scissors", Move.SCISSORS), ("s", Move.SCISSORS), ("チョキ", Move.SCISSORS), ("ちょき", Move.SCISSORS),
-        ("✌️", Move.SCISSORS), ("✌", Move.SCISSORS), ("✂️", Move.SCISSORS), ("ｸﾞｰ", Move.ROCK),
+        ("rock", Move.ROCK),
+        ("ROCK", Move.ROCK),
+        (" r ", Move.ROCK),
+        ("グー", Move.ROCK),
+        ("ぐー", Move.ROCK),
+        ("✊", Move.ROCK),
+        ("👊", Move.ROCK),
+        ("paper", Move.PAPER),
+        ("P", Move.PAPER),
+        ("パー", Move.PAPER),
+        ("ぱー", Move.PAPER),
+        ("✋", Move.PAPER),
+        ("🖐", Move.PAPER),
+        ("🖐️", Move.PAPER),
+        ("scissors", Move.SCISSORS),
+        ("s", Move.SCISSORS),
+        ("チョキ", Move.SCISSORS),
+        ("ちょき", Move.SCISSORS),
+        ("✌️", Move.SCISSORS),
+        ("✌", Move.SCISSORS),
+        ("✂️", Move.SCISSORS),
+        ("ｸﾞｰ", Move.ROCK),
     ],
 )
 def test_moves_parse_from_words_letters_japanese_and_emoji(spelling: str, move: Move) -> None:
@@ -108,7 +128,8 @@ def test_without_mercy_one_hp_is_not_special() -> None:
 
 def test_streaks_grow_with_wins_survive_draws_and_reset_on_losses() -> None:
     throws = [
-        (Move.ROCK, Move.SCISSORS), (Move.ROCK, Move.SCISSORS),  # win win
+        (Move.ROCK, Move.SCISSORS),
+        (Move.ROCK, Move.SCISSORS),  # win win
         (Move.ROCK, Move.ROCK),  # draw
         (Move.PAPER, Move.ROCK),  # win -> streak 3, opponent at 0: game over
     ]

@@ -36,10 +36,14 @@ async def test_healthz_answers_while_up(bot: SlackBot) -> None:
 
 
 async def test_bad_signatures_and_stale_timestamps_get_401(bot: SlackBot) -> None:
-    status, _ = await bot.send.post("command=/ask&text=hi", "application/x-www-form-urlencoded", signature="v0=bad")
+    status, _ = await bot.send.post(
+        "command=/ask&text=hi", "application/x-www-form-urlencoded", signature="v0=bad"
+    )
     assert status == 401
     stale = int(time.time()) - 3600
-    status, _ = await bot.send.post("command=/ask&text=hi", "application/x-www-form-urlencoded", timestamp=stale)
+    status, _ = await bot.send.post(
+        "command=/ask&text=hi", "application/x-www-form-urlencoded", timestamp=stale
+    )
     assert status == 401
     assert bot.openai.requests == [] and bot.slack.calls_to("chat.postMessage") == []
 
@@ -47,7 +51,9 @@ async def test_bad_signatures_and_stale_timestamps_get_401(bot: SlackBot) -> Non
 # --- /ask ---
 
 
-async def test_ask_acks_at_once_posts_the_question_and_streams_the_answer_in_its_thread(bot: SlackBot) -> None:
+async def test_ask_acks_at_once_posts_the_question_and_streams_the_answer_in_its_thread(
+    bot: SlackBot,
+) -> None:
     bot.openai.chunks = [f"word{i} " for i in range(30)]
     bot.openai.chunk_delay = 0.01
     status, body = await bot.send.slash("/ask", "Count for me")
@@ -76,8 +82,16 @@ async def test_a_follow_up_mention_in_the_thread_continues_the_conversation(bot:
     await until(lambda: bot.slack.calls_to("chat.stopStream"))
     thread = bot.slack.calls_to("chat.startStream")[0].args["thread_ts"]
     bot.openai.chunks = ["You are Ada."]
-    await bot.send.event({"type": "app_mention", "user": "U1", "text": "<@UBOT> who am I?", "ts": "1800000000.000200",
-                          "thread_ts": thread, "channel": "C1"})
+    await bot.send.event(
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "<@UBOT> who am I?",
+            "ts": "1800000000.000200",
+            "thread_ts": thread,
+            "channel": "C1",
+        }
+    )
     await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
     sent = [(m["role"], m["content"]) for m in bot.openai.calls("chat")[1].body["messages"][1:]]
     assert sent == [("user", "I am Ada"), ("assistant", "Nice to meet you, Ada."), ("user", "who am I?")]
@@ -85,13 +99,29 @@ async def test_a_follow_up_mention_in_the_thread_continues_the_conversation(bot:
 
 
 async def test_every_direct_message_continues_the_dm_conversation(bot: SlackBot) -> None:
-    await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "hello there",
-                          "ts": "1800000000.000300", "channel": "D1"})
+    await bot.send.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "user": "U1",
+            "text": "hello there",
+            "ts": "1800000000.000300",
+            "channel": "D1",
+        }
+    )
     stop = await until(lambda: bot.slack.calls_to("chat.stopStream"))
     assert bot.slack.calls_to("chat.startStream")[0].args["thread_ts"] == "1800000000.000300"
     assert bot.slack.message_text("D1", stop[0].args["ts"]) == "Hello, world!"
-    await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "and again",
-                          "ts": "1800000000.000400", "channel": "D1"})
+    await bot.send.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "user": "U1",
+            "text": "and again",
+            "ts": "1800000000.000400",
+            "channel": "D1",
+        }
+    )
     await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
     sent = [m["content"] for m in bot.openai.calls("chat")[1].body["messages"][1:]]
     assert sent == ["hello there", "Hello, world!", "and again"]
@@ -99,8 +129,17 @@ async def test_every_direct_message_continues_the_dm_conversation(bot: SlackBot)
 
 async def test_the_bots_own_and_edited_messages_are_ignored(bot: SlackBot) -> None:
     for event in ({"subtype": "message_changed"}, {"bot_id": "B1"}):
-        await bot.send.event({"type": "message", "channel_type": "im", "user": "U1", "text": "x",
-                              "ts": "1800000000.000500", "channel": "D1", **event})
+        await bot.send.event(
+            {
+                "type": "message",
+                "channel_type": "im",
+                "user": "U1",
+                "text": "x",
+                "ts": "1800000000.000500",
+                "channel": "D1",
+                **event,
+            }
+        )
     await bot.send.slash("/janken", "")  # something observable after them
     await until(lambda: bot.slack.calls_to("chat.postMessage"))
     assert bot.openai.requests == []
@@ -124,7 +163,9 @@ async def test_a_long_answer_continues_in_further_messages_and_is_complete(edit_
     await until(lambda: _settled(edit_bot))
     parts = sorted(edit_bot.thread_messages(), key=lambda m: m.ts)
     assert len(parts) >= 2 and all(len(m.text) <= 4000 for m in parts)
-    assert "".join(m.text for m in parts).replace("\n", "").replace(" ", "") == whole.replace("\n", "").replace(" ", "")
+    assert "".join(m.text for m in parts).replace("\n", "").replace(" ", "") == whole.replace(
+        "\n", ""
+    ).replace(" ", "")
 
 
 def _settled(running: SlackBot) -> bool:
@@ -229,7 +270,9 @@ async def test_a_click_delivered_twice_plays_once(bot: SlackBot) -> None:
     payload = as_payload(board)
     await bot.send.click(payload, "janken_paper", action_ts="1800000000.1")
     await bot.send.click(payload, "janken_paper", action_ts="1800000000.1")
-    await bot.send.click(payload, "janken_scissors", action_ts="1800000000.2")  # a double click on the same board
+    await bot.send.click(
+        payload, "janken_scissors", action_ts="1800000000.2"
+    )  # a double click on the same board
     await until(lambda: len(bot.slack.calls_to("chat.update")) >= 1)
     await until(lambda: _settled(bot))
     game = await bot.store.get_game(_player("U1"))

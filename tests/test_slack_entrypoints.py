@@ -28,9 +28,18 @@ async def test_socket_mode_hands_the_same_app_to_the_handler_and_answers_command
         try:
             await bot.slack.wait_for_socket()
             payload = {
-                "token": "legacy", "team_id": "T1", "team_domain": "fake", "channel_id": "C1", "channel_name": "g",
-                "user_id": "U1", "user_name": "ada", "command": "/janken", "text": "rock", "api_app_id": "A1",
-                "response_url": f"{bot.slack.url}/response/{uuid.uuid4().hex}", "trigger_id": "trig-1",
+                "token": "legacy",
+                "team_id": "T1",
+                "team_domain": "fake",
+                "channel_id": "C1",
+                "channel_name": "g",
+                "user_id": "U1",
+                "user_name": "ada",
+                "command": "/janken",
+                "text": "rock",
+                "api_app_id": "A1",
+                "response_url": f"{bot.slack.url}/response/{uuid.uuid4().hex}",
+                "trigger_id": "trig-1",
             }
             ack = await bot.slack.send_envelope("slash_commands", payload)
             assert "envelope_id" in ack
@@ -58,11 +67,23 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 async def test_python_m_bot_slack_http_serves_healthz_and_commands(tmp_path: Path) -> None:
     port = _free_port()
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
-        env = _env(tmp_path, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                   SLACK_API_URL=slack.api_url, PORT=str(port))
+        env = _env(
+            tmp_path,
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            PORT=str(port),
+        )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "slack", "--http", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bot",
+            "slack",
+            "--http",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -99,14 +120,18 @@ async def test_slack_without_its_credentials_stops_with_one_line(tmp_path: Path)
         (("slack",), {}, "SLACK_BOT_TOKEN"),
     ]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, cwd=tmp_path, env=_env(tmp_path, **env),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            cwd=tmp_path,
+            env=_env(tmp_path, **env),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         lines = err.decode().strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and missing in lines[0], lines
-
-
 
 
 def test_the_manifest_declares_what_the_app_listens_to() -> None:

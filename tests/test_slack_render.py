@@ -18,7 +18,14 @@ PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<#
 
 @pytest.mark.parametrize("ping", PINGS)
 def test_mrkdwn_never_forms_a_ping(ping: str) -> None:
-    for wrapped in (ping, f"hey {ping} there", f"**{ping}**", f"`{ping}`", f"```\n{ping}\n```", f"[x]({ping})"):
+    for wrapped in (
+        ping,
+        f"hey {ping} there",
+        f"**{ping}**",
+        f"`{ping}`",
+        f"```\n{ping}\n```",
+        f"[x]({ping})",
+    ):
         out = to_mrkdwn(wrapped)
         assert "<!" not in out and "<@" not in out and "<#" not in out
 
@@ -55,7 +62,23 @@ def test_escape_handles_the_three_reserved_characters() -> None:
 def test_defusing_increments_on_stable_cuts_equals_defusing_the_whole() -> None:
     """How the native stream sends: only up to ``stable_length``, the rest at the end."""
     rng = random.Random(5)
-    pieces = ["<", "!", "channel", ">", "@", "he", "re", " ", "text", "<@", "U1>", "@every", "one", "a<b", "#"]
+    pieces = [
+        "<",
+        "!",
+        "channel",
+        ">",
+        "@",
+        "he",
+        "re",
+        " ",
+        "text",
+        "<@",
+        "U1>",
+        "@every",
+        "one",
+        "a<b",
+        "#",
+    ]
     for _ in range(300):
         full = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
         sent, cut = [], 0
@@ -96,6 +119,8 @@ def test_an_overlong_live_message_splits_with_its_code_fence_closed_and_reopened
     raw = "Intro paragraph.\n\n````python\n" + "print('x')\n" * 60
     head, rest = _split_off(raw, 300, floor=0)
     assert len(head) <= 300 and head.endswith("\n````") and rest.startswith("````python\n")
-    assert (head[: -len("\n````")] + rest[len("````python\n") - 1 :]).replace("\n", "") == raw.replace("\n", "")
+    assert (head[: -len("\n````")] + rest[len("````python\n") - 1 :]).replace("\n", "") == raw.replace(
+        "\n", ""
+    )
     native_head, _ = _split_off(raw, 300, floor=290)  # a native stream already sent 290 characters
     assert len(native_head.removesuffix("\n````")) >= 290

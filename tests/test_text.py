@@ -10,8 +10,23 @@ import pytest
 from core.text import cut_point, open_fence, split_message
 
 FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,}).*")
-WORDS = ["a", "be", "cat", "dog.", "egg,", "fig!", "why?", "lorem", "ipsum", "dolor", "x = 1", "def f():",
-         "(yes).", "Supercalifragilisticexpialidocious", "https://example.com/a/very/long/path/segment"]
+WORDS = [
+    "a",
+    "be",
+    "cat",
+    "dog.",
+    "egg,",
+    "fig!",
+    "why?",
+    "lorem",
+    "ipsum",
+    "dolor",
+    "x = 1",
+    "def f():",
+    "(yes).",
+    "Supercalifragilisticexpialidocious",
+    "https://example.com/a/very/long/path/segment",
+]
 SEEDS = range(400)
 
 
@@ -58,7 +73,7 @@ def rebuilds(text: str, parts: list[str]) -> bool:
         if reopen is not None:
             if not part.startswith(reopen + "\n"):
                 return False
-            part = part[len(reopen) + 1:]
+            part = part[len(reopen) + 1 :]
         end = after_gap(pos, part)
         if k == len(parts) - 1:
             return end is not None and not text[end:].strip()

@@ -117,7 +117,8 @@ class SQLiteStore(Store):
             else:
                 _write_game(conn, key, played.game)
             conn.execute(
-                "INSERT OR REPLACE INTO stats (player, data) VALUES (?, ?)", (key, codec.dump_stats(played.stats))
+                "INSERT OR REPLACE INTO stats (player, data) VALUES (?, ?)",
+                (key, codec.dump_stats(played.stats)),
             )
             _remember_move(conn, key, move_id, played)
             return played
@@ -170,7 +171,8 @@ def _read_stats(conn: sqlite3.Connection, key: str) -> Stats:
 
 def _remember_move(conn: sqlite3.Connection, key: str, move_id: str, played: Played) -> None:
     conn.execute(
-        "INSERT INTO moves (player, move_id, result) VALUES (?, ?, ?)", (key, move_id, codec.dump_played(played))
+        "INSERT INTO moves (player, move_id, result) VALUES (?, ?, ?)",
+        (key, move_id, codec.dump_played(played)),
     )
     conn.execute(
         "DELETE FROM moves WHERE player = ? AND seq NOT IN "

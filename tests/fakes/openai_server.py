@@ -26,16 +26,32 @@ ERROR_KINDS: dict[str, tuple[int, dict[str, Any]]] = {
     "rate_limit": (429, {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}),
     "moderation": (
         400,
-        {"message": "Your request was rejected by the safety system.", "type": "image_generation_user_error",
-         "code": "moderation_blocked"},
+        {
+            "message": "Your request was rejected by the safety system.",
+            "type": "image_generation_user_error",
+            "code": "moderation_blocked",
+        },
     ),
     "content_policy": (
         400,
-        {"message": "Your request was rejected as a result of our safety system.", "type": "invalid_request_error",
-         "code": "content_policy_violation"},
+        {
+            "message": "Your request was rejected as a result of our safety system.",
+            "type": "invalid_request_error",
+            "code": "content_policy_violation",
+        },
     ),
-    "auth": (401, {"message": "Incorrect API key provided.", "type": "invalid_request_error", "code": "invalid_api_key"}),
-    "bad_request": (400, {"message": "Invalid value for 'size'.", "type": "invalid_request_error", "code": None}),
+    "auth": (
+        401,
+        {
+            "message": "Incorrect API key provided.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        },
+    ),
+    "bad_request": (
+        400,
+        {"message": "Invalid value for 'size'.", "type": "invalid_request_error", "code": None},
+    ),
     "server": (500, {"message": "The server had an error.", "type": "server_error", "code": None}),
 }
 
@@ -121,7 +137,9 @@ class FakeOpenAI:
         await _send(response, _chunk(body, {"role": "assistant", "content": ""}))
         for index, piece in enumerate(self.chunks):
             if self._stream_error_after is not None and index == self._stream_error_after:
-                await _send(response, {"error": {"message": "The server had an error.", "type": "server_error"}})
+                await _send(
+                    response, {"error": {"message": "The server had an error.", "type": "server_error"}}
+                )
                 return response
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
@@ -165,5 +183,7 @@ def _completion(body: dict[str, Any], content: str, finish: str) -> dict[str, An
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", ""),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+        ],
     }

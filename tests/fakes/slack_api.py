@@ -234,7 +234,9 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         """POST /response/<hook>: a command's response_url; recorded as method "response_url"."""
         args = await request.json()
         with self.lock:
-            self._record("response_url", {**args, "hook": request.match_info["hook"]}, request, time.time(), None)
+            self._record(
+                "response_url", {**args, "hook": request.match_info["hook"]}, request, time.time(), None
+            )
         return web.Response(text="ok", content_type="text/plain")
 
     def _record(self, method: str, args: JsonDict, req: web.Request, at: float, error: str | None) -> None:
@@ -294,8 +296,11 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
     def _streaming(self, args: JsonDict) -> Message:
         message = self._messages.get((str(args.get("channel")), str(args.get("ts"))))
         ttl = self.stream_ttl
-        if message is None or message.deleted or not message.streaming or (
-            ttl is not None and time.monotonic() - message.started > ttl
+        if (
+            message is None
+            or message.deleted
+            or not message.streaming
+            or (ttl is not None and time.monotonic() - message.started > ttl)
         ):
             raise SlackError("message_not_in_streaming_state")
         return message

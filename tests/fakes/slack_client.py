@@ -29,13 +29,15 @@ class SlackSender:
     secret: str = SIGNING_SECRET
     ack_times: list[float] = field(default_factory=list)
 
-    async def post(self, body: str, content_type: str, *, timestamp: int | None = None,
-                   signature: str | None = None) -> tuple[int, str]:
+    async def post(
+        self, body: str, content_type: str, *, timestamp: int | None = None, signature: str | None = None
+    ) -> tuple[int, str]:
         ts = str(timestamp if timestamp is not None else int(time.time()))
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature or SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body),
+            "X-Slack-Signature": signature
+            or SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body),
         }
         started = time.perf_counter()
         async with self.session.post(self.events_url, data=body.encode(), headers=headers) as response:
@@ -45,37 +47,73 @@ class SlackSender:
 
     async def slash(self, command: str, text: str, *, user: str = "U1", **overrides: Any) -> tuple[int, str]:
         form = {
-            "token": "legacy", "team_id": self.team, "team_domain": "fake", "channel_id": self.channel,
-            "channel_name": "general", "user_id": user, "user_name": f"user-{user}", "command": command,
-            "text": text, "api_app_id": "A1", "is_enterprise_install": "false",
-            "response_url": f"{self.response_url_base}{uuid.uuid4().hex}", "trigger_id": uuid.uuid4().hex,
+            "token": "legacy",
+            "team_id": self.team,
+            "team_domain": "fake",
+            "channel_id": self.channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": f"user-{user}",
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "is_enterprise_install": "false",
+            "response_url": f"{self.response_url_base}{uuid.uuid4().hex}",
+            "trigger_id": uuid.uuid4().hex,
         }
         form.update(overrides)
         return await self.post(urlencode(form), "application/x-www-form-urlencoded")
 
-    async def click(self, message: dict[str, Any], action_id: str, *, user: str = "U1",
-                    action_ts: str | None = None) -> tuple[int, str]:
-        button = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
-                      if e["action_id"] == action_id)
+    async def click(
+        self, message: dict[str, Any], action_id: str, *, user: str = "U1", action_ts: str | None = None
+    ) -> tuple[int, str]:
+        button = next(
+            e
+            for b in message["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
+        )
         payload = {
-            "type": "block_actions", "api_app_id": "A1", "token": "legacy",
+            "type": "block_actions",
+            "api_app_id": "A1",
+            "token": "legacy",
             "team": {"id": self.team, "domain": "fake"},
             "user": {"id": user, "username": f"user-{user}", "name": f"user-{user}", "team_id": self.team},
             "channel": {"id": message["channel"], "name": "general"},
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
-            "message": {"type": "message", "ts": message["ts"], "text": message.get("text", ""),
-                        "blocks": message["blocks"]},
+            "message": {
+                "type": "message",
+                "ts": message["ts"],
+                "text": message.get("text", ""),
+                "blocks": message["blocks"],
+            },
             "trigger_id": uuid.uuid4().hex,
             "response_url": f"{self.response_url_base}{uuid.uuid4().hex}",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "janken", "value": button["value"],
-                         "action_ts": action_ts or f"{time.time():.6f}"}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "janken",
+                    "value": button["value"],
+                    "action_ts": action_ts or f"{time.time():.6f}",
+                }
+            ],
         }
-        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        return await self.post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
 
     async def event(self, event: dict[str, Any]) -> tuple[int, str]:
-        body = {"token": "legacy", "team_id": self.team, "api_app_id": "A1", "type": "event_callback",
-                "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
-                "event": {"team": self.team, **event}}
+        body = {
+            "token": "legacy",
+            "team_id": self.team,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+            "event_time": int(time.time()),
+            "event": {"team": self.team, **event},
+        }
         return await self.post(json.dumps(body), "application/json")
 
 
