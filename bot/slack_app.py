@@ -23,7 +23,7 @@ from core.errors import BotError
 from core.janken import Move, Opponent
 from core.messages import text
 from handlers import janken
-from handlers.port import Command, Services
+from handlers.port import Board, Command, JankenRequest, Services
 from handlers.registry import HANDLERS
 
 _log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None
         await ack()
         state = json.loads(action["value"])
         move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
-        board = janken.Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
-        await _run_janken(janken.JankenRequest("play", move=move, board=board), body, client, respond)
+        board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
+        await _run_janken(JankenRequest("play", move=move, board=board), body, client, respond)
 
     async def on_again(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
@@ -81,11 +81,11 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None
         await ack()
         state = json.loads(action["value"])
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
-        request = janken.JankenRequest("again", board=janken.Board(owner=state["u"]), opponent=opponent)
+        request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
         await _run_janken(request, body, client, respond)
 
     async def _run_janken(
-        request: janken.JankenRequest, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+        request: JankenRequest, body: dict[str, Any], client: AsyncWebClient, respond: Respond
     ) -> None:
         user = body["user"]
         place = SlackPlace(

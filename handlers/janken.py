@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Literal
 
 from core import janken
 from core.errors import UserInputError
 from core.janken import Game, Move, Opponent, Round, StaleMove
 from core.messages import text
-from handlers.port import Command, GameView, Reply, Services
+from handlers.port import Board, Command, GameView, JankenRequest, Reply, Services
 from handlers.text_input import checked
 
-Action = Literal["show", "play", "start", "stats", "quit", "again"]
 STICKER_STYLE = (
     "Sticker art of this character, whole body visible, bold clean outlines, "
     "plain white background, no words or letters"
 )
 NAME_CHARS = 40
-
-
-@dataclass(frozen=True)
-class Board:
-    """The game message a button was on: whose game, which game, which round it offered."""
-
-    owner: str
-    game_id: str = ""
-    round: int = 0
-
-
-@dataclass(frozen=True)
-class JankenRequest:
-    action: Action
-    move: Move | None = None
-    character: str | None = None
-    board: Board | None = None
-    opponent: Opponent | None = None
-    """For ``again``: who to play again."""
 
 
 def parse(command: Command) -> JankenRequest:

@@ -11,11 +11,11 @@ import random
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from core.ai import GeneratedImage, Quality
 from core.conversation import Turn
-from core.janken import Game, Round
+from core.janken import Game, Move, Opponent, Round
 from core.store import PlayerKey, Store
 
 
@@ -55,6 +55,30 @@ class DrawRequest:
     prompt: str
     size: str = "1024x1024"
     quality: Quality = "medium"
+
+
+JankenAction = Literal["show", "play", "start", "stats", "quit", "again"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """The game message a button was on: whose game, which game, which round it offered."""
+
+    owner: str
+    game_id: str = ""
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class JankenRequest:
+    """What ``/janken`` (text, typed options or a button) asks for."""
+
+    action: JankenAction
+    move: Move | None = None
+    character: str | None = None
+    board: Board | None = None
+    opponent: Opponent | None = None
+    """For ``again``: who to play again."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from core.ai import AIService
 from core.janken import Move, Outcome
 from core.store.memory import MemoryStore
 from handlers import ask, draw, janken
-from handlers.port import Command, GameView, JankenRules, Services
+from handlers.port import Board, Command, GameView, JankenRequest, JankenRules, Services
 from handlers.registry import HANDLERS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.recording_reply import RecordingReply
@@ -251,8 +251,8 @@ def test_every_command_has_a_handler() -> None:
 
 async def test_a_board_button_plays_its_round_once_and_only_for_its_owner(services: Services) -> None:
     shown = last_view(await run("janken", cmd(""), services))
-    board = janken.Board(owner="alice", game_id=shown.game.game_id, round=1)
-    press = janken.JankenRequest("play", move=Move.ROCK, board=board)
+    board = Board(owner="alice", game_id=shown.game.game_id, round=1)
+    press = JankenRequest("play", move=Move.ROCK, board=board)
     for request_id in ("click-a", "click-b"):  # the same button twice: one round
         await janken.run(press, cmd("", request_id=request_id), RecordingReply(), services)
     assert (await services.store.get_game(cmd("").player)).rounds_played == 1  # type: ignore[union-attr]
@@ -263,7 +263,7 @@ async def test_a_board_button_plays_its_round_once_and_only_for_its_owner(servic
 async def test_a_stale_board_refreshes_instead_of_playing(services: Services) -> None:
     shown = last_view(await run("janken", cmd(""), services))
     await run("janken", cmd("rock", request_id="text-move"), services)
-    old = janken.JankenRequest("play", move=Move.PAPER, board=janken.Board("alice", shown.game.game_id, 1))
+    old = JankenRequest("play", move=Move.PAPER, board=Board("alice", shown.game.game_id, 1))
     reply = RecordingReply()
     await janken.run(old, cmd(""), reply, services)
     assert reply.kinds() == ["private", "game"] and last_view(reply).played is None
@@ -275,6 +275,6 @@ async def test_play_again_starts_a_fresh_game_against_the_same_opponent(services
 
     opponent = Opponent("Cat wizard", "a cat wizard", "F123")
     reply = RecordingReply()
-    await janken.run(janken.JankenRequest("again", opponent=opponent), cmd(""), reply, services)
+    await janken.run(JankenRequest("again", opponent=opponent), cmd(""), reply, services)
     view = last_view(reply)
     assert view.game.opponent == opponent and view.game.player_hp == view.game.opponent_hp == 3
