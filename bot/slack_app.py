@@ -44,103 +44,72 @@ def build_app(
 
 def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None:
     """Every Slack listener, in one place."""
+    listen = SlackListeners(services, streamer)
+    for name in COMMANDS:
+        app.command(f"/{name}")(listen.slash_command)
+    app.action(slack_render.MOVE_ACTION)(listen.move_button)
+    app.action(slack_render.AGAIN_ACTION)(listen.again_button)
+    app.event("app_mention")(listen.mention)
+    app.event("message")(listen.direct_message)
+    app.error(listen.error)
 
-    async def on_command(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Respond) -> None:
+
+class SlackListeners:
+    """Bolt listeners: acknowledge, translate, hand over to the shared handlers."""
+
+    def __init__(self, services: Services, streamer: SlackStreamer) -> None:
+        self._services = services
+        self._streamer = streamer
+
+    def _reply(self, client: AsyncWebClient, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
+        return SlackReply(client, place, self._streamer, respond)
+
+    async def slash_command(
+        self, ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    ) -> None:
         name = body["command"].lstrip("/")
-        if name == "ask":  # the question appears only with the first words of the answer
+        if name == "ask":  # the question itself appears with the first words of the answer
             await ack(response_type="ephemeral", text=text("thinking"))
         else:
             await ack()
-        place = SlackPlace(body["team_id"], body["channel_id"], body["user_id"])
-        command = Command(
-            "slack",
-            place.team,
-            place.channel,
-            place.user,
-            body.get("text", ""),
-            user_name=body.get("user_name", ""),
-            request_id=body.get("trigger_id", ""),
-        )
-        await HANDLERS[name](command, SlackReply(client, place, streamer, respond), services)
+        place, command = from_slash_command(body)
+        await HANDLERS[name](command, self._reply(client, place, respond), self._services)
 
-    for name in COMMANDS:
-        app.command(f"/{name}")(on_command)
-
-    async def on_move(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
+    async def move_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
     ) -> None:
         await ack()
         state = json.loads(action["value"])
         move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
         board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
-        await _run_janken(JankenRequest("play", move=move, board=board), body, client, respond)
+        place, command = from_click(body)
+        request = JankenRequest("play", move=move, board=board)
+        await janken.run(request, command, self._reply(client, place, respond), self._services)
 
-    async def on_again(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
+    async def again_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
     ) -> None:
         await ack()
         state = json.loads(action["value"])
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
+        place, command = from_click(body)
         request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
-        await _run_janken(request, body, client, respond)
+        await janken.run(request, command, self._reply(client, place, respond), self._services)
 
-    async def _run_janken(
-        request: JankenRequest, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    async def mention(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        place, command = from_message(event)
+        await HANDLERS["ask"](command, self._reply(client, place), self._services)
+
+    async def direct_message(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        place, command = from_message(event, conversation=DM_CONVERSATION)
+        await HANDLERS["ask"](command, self._reply(client, place), self._services)
+
+    async def error(
+        self, error: Exception, body: dict[str, Any], client: AsyncWebClient, respond: Respond | None = None
     ) -> None:
-        user = body["user"]
-        place = SlackPlace(
-            body["team"]["id"],
-            body["channel"]["id"],
-            user["id"],
-            thread_ts=body["message"].get("thread_ts"),
-            board_ts=body["message"]["ts"],
-        )
-        command = Command(
-            "slack",
-            place.team,
-            place.channel,
-            place.user,
-            "",
-            user_name=user.get("name") or user.get("username", ""),
-            request_id=body["actions"][0].get("action_ts", ""),
-        )
-        await janken.run(request, command, SlackReply(client, place, streamer, respond), services)
-
-    app.action(slack_render.MOVE_ACTION)(on_move)
-    app.action(slack_render.AGAIN_ACTION)(on_again)
-
-    async def on_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
-        await _ask_from_message(event, client)
-
-    async def on_message(event: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
-            await _ask_from_message(event, client, conversation=DM_CONVERSATION)
-
-    async def _ask_from_message(
-        event: dict[str, Any], client: AsyncWebClient, conversation: str | None = None
-    ) -> None:
-        """A mention (the thread is the conversation) or a DM (the whole DM is); answers go in the thread."""
-        thread = event.get("thread_ts") or event["ts"]
-        place = SlackPlace(event.get("team", ""), event["channel"], event["user"], thread_ts=thread)
-        question = _MENTION.sub("", event.get("text", "")).strip()
-        command = Command(
-            "slack",
-            place.team,
-            place.channel,
-            place.user,
-            question,
-            thread=thread,
-            conversation=conversation,
-            request_id=event.get("client_msg_id") or event["ts"],
-        )
-        await HANDLERS["ask"](command, SlackReply(client, place, streamer), services)
-
-    app.event("app_mention")(on_mention)
-    app.event("message")(on_message)
-
-    async def on_error(
-        error: Exception, body: dict[str, Any], client: AsyncWebClient, respond: Respond | None = None
-    ) -> None:
+        """The one place our errors become Slack messages: privately, to whoever asked."""
         if isinstance(error, BotError):
             message = error.user_message
             _log.info("answered with %s: %s", type(error).__name__, message)
@@ -148,11 +117,56 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None
             message = text("internal_error")
             _log.error("listener failed", exc_info=error)
         place = _place_of(body)
-        if place is None:
-            return
-        await send_ephemeral(client, place, message, respond)
+        if place is not None:
+            await send_ephemeral(client, place, message, respond)
 
-    app.error(on_error)
+
+def from_slash_command(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
+    place = SlackPlace(body["team_id"], body["channel_id"], body["user_id"])
+    command = Command(
+        "slack",
+        place.team,
+        place.channel,
+        place.user,
+        body.get("text", ""),
+        user_name=body.get("user_name", ""),
+        request_id=body.get("trigger_id", ""),
+    )
+    return place, command
+
+
+def from_click(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
+    """A button on a board message: the reply edits that message."""
+    user, message = body["user"], body["message"]
+    team, channel = body["team"]["id"], body["channel"]["id"]
+    place = SlackPlace(team, channel, user["id"], message.get("thread_ts"), board_ts=message["ts"])
+    command = Command(
+        "slack",
+        place.team,
+        place.channel,
+        place.user,
+        "",
+        user_name=user.get("name") or user.get("username", ""),
+        request_id=body["actions"][0].get("action_ts", ""),
+    )
+    return place, command
+
+
+def from_message(event: dict[str, Any], conversation: str | None = None) -> tuple[SlackPlace, Command]:
+    """A mention (its thread is the conversation) or a DM (the whole DM is); answers go in the thread."""
+    thread = event.get("thread_ts") or event["ts"]
+    place = SlackPlace(event.get("team", ""), event["channel"], event["user"], thread_ts=thread)
+    command = Command(
+        "slack",
+        place.team,
+        place.channel,
+        place.user,
+        _MENTION.sub("", event.get("text", "")).strip(),
+        thread=thread,
+        conversation=conversation,
+        request_id=event.get("client_msg_id") or event["ts"],
+    )
+    return place, command
 
 
 def _place_of(body: dict[str, Any]) -> SlackPlace | None:
