@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from bot.slack_render import defuse_markdown, stable_length, to_mrkdwn
 from bot.throttle import EditBudget
 from core.errors import BotError
 from core.messages import text
-from core.text import cut_point, open_fence
+from core.text import split_head
 
 _log = logging.getLogger(__name__)
 
@@ -198,7 +197,7 @@ class _Stream:
         limit = NATIVE_LIMIT if self._streamer.native else EDIT_LIMIT
         while len(self._raw) > limit:
             floor = self._message.sent if self._message else 0
-            head, self._raw = _split_off(self._raw, limit, floor)
+            head, self._raw = split_head(self._raw, limit, floor)
             await self._show(head, final=True)
             self._message = None
             limit = NATIVE_LIMIT if self._streamer.native else EDIT_LIMIT
@@ -211,18 +210,3 @@ class _Stream:
         else:
             await self._message.show(raw, final=final)
         self._last_edit = asyncio.get_running_loop().time()
-
-
-def _split_off(raw: str, limit: int, floor: int) -> tuple[str, str]:
-    """The finished head of an overlong message and the text that continues after it.
-
-    ``floor`` is what a native stream already sent: the cut cannot go before it.
-    An open code fence is closed in the head and reopened in the rest.
-    """
-    cut = max(cut_point(raw, limit), floor)
-    head, rest = raw[:cut], raw[cut:]
-    fence = open_fence(head)
-    if fence:
-        marker = re.match(r"[`~]+", fence.lstrip()).group()  # type: ignore[union-attr]
-        return f"{head.rstrip()}\n{marker}", f"{fence}\n{rest.lstrip()}"
-    return head, rest.lstrip()

@@ -47,16 +47,28 @@ def split_message(text: str, limit: int) -> list[str]:
         if len(rest) <= limit:
             parts.append(rest)
             break
-        cut = cut_point(rest, limit)
-        head, tail = rest[:cut], rest[cut:]
-        reopen = _reopen_line(head, limit)
-        body = head.rstrip()
-        if body:
-            parts.append(body + _closer(reopen) if reopen else body)
-        if not tail.strip():
+        head, rest = split_head(rest, limit)
+        if head:
+            parts.append(head)
+        if not rest.strip():
             break
-        rest = f"{reopen}\n{tail}" if reopen else tail
     return parts
+
+
+def split_head(text: str, limit: int, floor: int = 0) -> tuple[str, str]:
+    """The first message of an overlong ``text`` and the text that continues in the next one.
+
+    For streams: ``floor`` is how much a live message already shows, so the cut cannot fall
+    before it. An open fence is closed in the head and reopened at the start of the rest.
+    """
+    _check(limit)
+    cut = max(cut_point(text, limit), floor)
+    head, tail = text[:cut], text[cut:]
+    reopen = _reopen_line(head, limit)
+    body = head.rstrip()
+    if reopen:
+        return body + _closer(reopen), f"{reopen}\n{tail}"
+    return body, tail
 
 
 def cut_point(text: str, limit: int) -> int:

@@ -111,16 +111,3 @@ def test_a_finished_board_offers_play_again_and_shows_the_opponent_picture() -> 
     blocks = board(finished=True, image="F1")
     assert blocks[0] == {"type": "image", "slack_file": {"id": "F1"}, "alt_text": "Cat <!here>"}
     assert [b["action_id"] for b in blocks[-1]["elements"]] == [slack_render.AGAIN_ACTION]
-
-
-def test_an_overlong_live_message_splits_with_its_code_fence_closed_and_reopened() -> None:
-    from bot.slack_stream import _split_off
-
-    raw = "Intro paragraph.\n\n````python\n" + "print('x')\n" * 60
-    head, rest = _split_off(raw, 300, floor=0)
-    assert len(head) <= 300 and head.endswith("\n````") and rest.startswith("````python\n")
-    assert (head[: -len("\n````")] + rest[len("````python\n") - 1 :]).replace("\n", "") == raw.replace(
-        "\n", ""
-    )
-    native_head, _ = _split_off(raw, 300, floor=290)  # a native stream already sent 290 characters
-    assert len(native_head.removesuffix("\n````")) >= 290

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from core.text import cut_point, open_fence, split_message
+from core.text import cut_point, open_fence, split_head, split_message
 
 FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,}).*")
 WORDS = [
@@ -281,3 +281,16 @@ def test_cut_point_break_whitespace_belongs_to_the_first_part() -> None:
 )
 def test_open_fence(text: str, expected: str | None) -> None:
     assert open_fence(text) == expected
+
+
+def test_split_head_never_cuts_before_what_a_live_message_already_shows() -> None:
+    text = "Intro.\n\n```python\n" + "print('x')\n" * 60
+    head, rest = split_head(text, 300)
+    assert len(head) <= 300 and head.endswith("\n```") and rest.startswith("```python\n")
+    shown = 290  # a native stream already sent this much; it cannot be taken back
+    head, rest = split_head(text, 300, floor=shown)
+    body, continuation = head.removesuffix("\n```"), rest.removeprefix("```python\n")
+    assert len(body) >= len(text[:shown].rstrip()) and text.startswith(body)
+    assert rest.startswith("```python\n")
+    gap = text[len(body) : len(text) - len(continuation)]
+    assert text.endswith(continuation) and gap.strip() == ""
