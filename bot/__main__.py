@@ -19,10 +19,11 @@ import openai
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import console, slack_app, slack_server
-from bot.config import ConfigError, Settings, configure_logging, require
+from bot.config import ConfigError, Settings, configure_logging, redacted, require
 from bot.slack_ratelimit import retry_handlers
 from bot.slack_stream import SlackStreamer, default_budgets
 from core.ai import AIService, DisabledAI
+from core.errors import BotError
 from core.store import open_store
 from handlers.port import AIPort, JankenRules, Services
 
@@ -43,14 +44,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def chosen_platforms(requested: str | None, settings: Settings) -> list[str]:
-    """The platforms to start: the one asked for, else those with credentials, else the console."""
+    """The platforms to start: the one asked for, else those with credentials, else the console.
+
+    A platform with credentials that this build cannot run yet is skipped with a warning,
+    unless it was asked for by name.
+    """
+    if requested in NOT_BUILT:
+        raise ConfigError(f"the {requested} platform is not built yet; try: python -m bot console")
     if requested:
         return [requested]
-    found = []
-    if settings.slack_bot_token:
-        found.append("slack")
+    found = ["slack"] if settings.slack_bot_token else []
     if settings.discord_token:
-        found.append("discord")
+        _log.warning("DISCORD_TOKEN is set, but the discord platform is not built yet; skipping it")
     return found or ["console"]
 
 
@@ -86,7 +91,13 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
     if task is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_store(settings.store_url)
+        try:
+            store = await open_store(settings.store_url)
+        except BotError as exc:
+            reason = exc.__cause__ or exc
+            raise ConfigError(
+                f"STORE_URL={redacted(settings.store_url)!r} cannot be opened: {reason}"
+            ) from exc
         stack.push_async_callback(store.close)
         ai = await stack.enter_async_context(open_ai(settings))
         services = Services(
@@ -140,22 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_level)
         platforms = chosen_platforms(args.platform, settings)
         args.http = args.http or (args.platform is None and not settings.slack_app_token)
+        if args.port is not None and not (args.http and "slack" in platforms):
+            raise ConfigError("--port only applies to: python -m bot slack --http")
         if "slack" in platforms:
             check_slack(settings, http=args.http)
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(serve(settings, platforms, args))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
-    missing = [name for name in platforms if name in NOT_BUILT]
-    if missing:
-        print(
-            f"the {', '.join(missing)} platform is not built yet; try: python -m bot console", file=sys.stderr
-        )
-        return 2
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(serve(settings, platforms, args))
     return 0
 
 

@@ -77,10 +77,11 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        store_url = get("STORE_URL") or get("REDIS_URL") or cls.store_url
+        store_source = "STORE_URL" if get("STORE_URL") or not get("REDIS_URL") else "REDIS_URL"
+        store_url = _checked_store_url(store_source, get(store_source) or cls.store_url)
         return cls(
             openai_api_key=get("OPENAI_API_KEY"),
-            openai_base_url=get("OPENAI_BASE_URL"),
+            openai_base_url=_parsed("OPENAI_BASE_URL", get("OPENAI_BASE_URL"), _base_url, None),
             openai_chat_model=get("OPENAI_CHAT_MODEL") or cls.openai_chat_model,
             openai_image_model=get("OPENAI_IMAGE_MODEL") or cls.openai_image_model,
             system_prompt=get("SYSTEM_PROMPT") or cls.system_prompt,
@@ -99,7 +100,7 @@ class Settings:
             ),
             discord_token=get("DISCORD_TOKEN"),
             discord_guild_id=_parsed("DISCORD_GUILD_ID", get("DISCORD_GUILD_ID"), _positive_int, None),
-            store_url=_checked_store_url(store_url),
+            store_url=store_url,
             port=_parsed("PORT", get("PORT"), _port, None),
             log_level=_parsed("LOG_LEVEL", get("LOG_LEVEL"), _log_level, cls.log_level),
             janken_hp=_parsed("JANKEN_HP", get("JANKEN_HP"), _positive_int, cls.janken_hp),
@@ -114,7 +115,7 @@ def _parsed(name: str, raw: str | None, parse: Callable[[str], _T], default: _T)
     try:
         return parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+        raise ConfigError(f"{name}={redacted(raw)!r} is not valid: {exc}") from None
 
 
 def _whole_number(raw: str) -> int:
@@ -184,16 +185,23 @@ def _log_level(raw: str) -> str:
     return level
 
 
-def _checked_store_url(url: str) -> str:
+def _checked_store_url(name: str, url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in SCHEMES:
         supported = ", ".join(f"{s}://" for s in SCHEMES)
-        raise ConfigError(f"STORE_URL={url!r} is not supported: use one of {supported}")
+        raise ConfigError(f"{name}={redacted(url)!r} is not supported: use one of {supported}")
     if scheme == "sqlite" and not rest.startswith("/") or url == "sqlite:///":
         raise ConfigError(
-            f"STORE_URL={url!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db"
+            f"{name}={url!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db"
         )
     return url
+
+
+def redacted(url: str) -> str:
+    """``url`` without any password, fit for a log line."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if sep and at else url
 
 
 def configure_logging(level: str) -> None:

@@ -10,6 +10,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from bot.config import ConfigError
+
 _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
@@ -34,7 +36,10 @@ async def serve_http(app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
     runner = web.AppRunner(web_app(app))
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise ConfigError(f"PORT (or --port) {port} cannot be used: {exc.strerror}") from exc
         _log.info("Slack over HTTP on port %s (POST %s, GET /healthz)", port, EVENTS_PATH)
         await asyncio.Event().wait()
     finally:

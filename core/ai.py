@@ -52,6 +52,9 @@ class AIService:
         self._image_model = image_model
         self._system_prompt = system_prompt
 
+    def check(self) -> None:
+        """Raise :class:`NotConfigured` if this service cannot work (this one always can)."""
+
     async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncIterator[str]:
         """Yield the answer to ``question`` as text deltas, in order, given the earlier turns."""
         messages = [{"role": "system", "content": self._system_prompt}]
@@ -83,6 +86,9 @@ class AIService:
 
 class DisabledAI:
     """Stands in for :class:`AIService` when no OpenAI key is configured."""
+
+    def check(self) -> None:
+        raise NotConfigured(text("no_openai_key"))
 
     async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncIterator[str]:
         raise NotConfigured(text("no_openai_key"))

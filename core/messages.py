@@ -26,7 +26,10 @@ _EN = {
     "too_long": "That is too long ({length:,} characters); the limit is {limit:,}.",
     "bad_size": "Unknown size {value!r}. Use square, landscape, portrait, 1024x1024, 1536x1024 or 1024x1536.",
     "bad_quality": "Unknown quality {value!r}. Use low, medium or high.",
-    "unknown_janken": "{word!r} is not a move or a janken command.",
+    "unknown_janken": (
+        "{word!r} is not a move or a janken command. Usage: /janken [rock|paper|scissors] | "
+        "/janken stats | /janken quit | /janken <character description, two words or more>"
+    ),
     # AI failures
     "no_openai_key": "AI answers are off: the operator has not set OPENAI_API_KEY.",
     "content_blocked": "OpenAI's safety system refused that request. Try rewording it.",

@@ -52,6 +52,7 @@ async def handle(command: Command, reply: Reply, services: Services) -> None:
 
 async def draw(request: DrawRequest, command: Command, reply: Reply, services: Services) -> None:
     """Show progress, generate, then upload the bytes with the prompt as caption."""
+    services.ai.check()
     async with reply.progress(text("drawing", command.locale, prompt=request.prompt)):
         image = await services.ai.generate_image(request.prompt, size=request.size, quality=request.quality)
     await reply.post_image(image, text("image_caption", command.locale, prompt=request.prompt))

@@ -16,21 +16,22 @@ STICKER_STYLE = (
     "plain white background, no words or letters"
 )
 NAME_CHARS = 40
+SUBCOMMANDS = ("stats", "quit")
 
 
 def parse(command: Command) -> JankenRequest:
-    """``""`` show, a move plays, ``stats``/``quit``, two or more words describe a character."""
+    """``""`` show, a move plays, ``stats``/``quit``, two or more other words describe a character."""
     if not command.text.strip():
         return JankenRequest("show")
     words = checked(command.text, "usage_janken", command.locale)
     move = janken.parse_move(words)
     if move is not None:
         return JankenRequest("play", move=move)
-    if words.lower() in ("stats", "quit"):
+    if words.lower() in SUBCOMMANDS:
         return JankenRequest(words.lower())  # type: ignore[arg-type]
-    if len(words.split()) < 2:
-        unknown = text("unknown_janken", command.locale, word=words)
-        raise UserInputError(f"{unknown} {text('usage_janken', command.locale)}")
+    first = words.split()[0]
+    if len(words.split()) < 2 or first.lower() in SUBCOMMANDS or janken.parse_move(first):
+        raise UserInputError(text("unknown_janken", command.locale, word=words))
     return JankenRequest("start", character=words)
 
 
@@ -108,6 +109,7 @@ async def _refresh(command: Command, reply: Reply, services: Services) -> None:
 
 async def start_character(description: str, command: Command, reply: Reply, services: Services) -> None:
     """Draw an opponent from ``description`` and start a game against it."""
+    services.ai.check()
     async with reply.progress(text("drawing_opponent", command.locale, description=description)):
         image = await services.ai.generate_image(
             f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low"

@@ -47,6 +47,9 @@ def test_secrets_stay_out_of_repr() -> None:
         ("DISCORD_GUILD_ID", "guild"),
         ("OPENAI_TIMEOUT", "-1"),
         ("HISTORY_TURNS", "many"),
+        ("OPENAI_BASE_URL", "localhost:8000"),
+        ("SLACK_API_URL", "slack.com/api"),
+        ("SLACK_STREAMING", "fast"),
     ],
 )
 def test_a_malformed_value_names_its_variable(name: str, value: str) -> None:
@@ -61,9 +64,13 @@ def test_supported_store_urls_are_accepted(url: str) -> None:
     assert Settings.from_env({"STORE_URL": url}, dotenv_path=None).store_url == url
 
 
-def test_redis_url_is_read_when_store_url_is_unset_and_refused_until_redis_is_built() -> None:
-    with pytest.raises(ConfigError, match="STORE_URL='redis://127.0.0.1:6379/0'"):
-        Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"}, dotenv_path=None)
+def test_redis_url_is_read_when_store_url_is_unset_and_refused_without_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"REDIS_URL": "redis://:hunter2@db:6379/0"}, dotenv_path=None)
+    assert str(caught.value).startswith("REDIS_URL='redis://***@db:6379/0' is not supported")
+    assert "hunter2" not in str(caught.value)
+    settings = Settings.from_env({"REDIS_URL": "redis://db", "STORE_URL": "memory://"}, dotenv_path=None)
+    assert settings.store_url == "memory://"
 
 
 def test_env_example_lists_every_setting_and_parses() -> None:

@@ -229,13 +229,24 @@ async def test_stats_and_quit(services: Services) -> None:
     assert again.kinds() == ["private"]
 
 
-@pytest.mark.parametrize("text", ["rok", "help", "x" * 4001])
+@pytest.mark.parametrize("text", ["rok", "help", "x" * 4001, "stats please", "quit now", "rock paper"])
 async def test_unknown_janken_words_get_usage_and_call_nothing(
     services: Services, fake_openai: FakeOpenAI, text: str
 ) -> None:
     with pytest.raises(errors.UserInputError):
         await run("janken", cmd(text), services)
     assert fake_openai.requests == [] and await services.store.get_game(cmd("").player) is None
+
+
+@pytest.mark.parametrize("name", ["draw", "janken"])
+async def test_without_a_key_drawing_says_so_before_any_progress(name: str) -> None:
+    from core.ai import DisabledAI
+
+    services = Services(ai=DisabledAI(), store=MemoryStore())
+    reply = RecordingReply()
+    with pytest.raises(errors.NotConfigured, match="OPENAI_API_KEY"):
+        await HANDLERS[name](cmd("a tall lighthouse"), reply, services)
+    assert reply.events == []
 
 
 async def test_players_have_separate_games(services: Services) -> None:

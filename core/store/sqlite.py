@@ -62,7 +62,7 @@ class SQLiteStore(Store):
         loop = asyncio.get_running_loop()
         try:
             conn = await loop.run_in_executor(executor, connect)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             executor.shutdown()
             raise Unavailable(text("store_unavailable")) from exc
         return cls(conn, executor)
@@ -72,10 +72,11 @@ class SQLiteStore(Store):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 result = work(self._conn)
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
             return result
 
         try:
