@@ -20,8 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import console, slack_app, slack_server
 from bot.config import ConfigError, Settings, configure_logging, redacted, require
-from bot.slack_ratelimit import retry_handlers
-from bot.slack_stream import SlackStreamer, default_budgets
+from bot.slack_ratelimit import SlackPacer
+from bot.slack_stream import SlackStreamer
 from core.ai import AIService, DisabledAI
 from core.errors import BotError
 from core.store import open_store
@@ -132,19 +132,19 @@ async def run_slack(
     settings: Settings, services: Services, session: aiohttp.ClientSession, *, http: bool, port: int | None
 ) -> None:
     """Build the Slack app on one shared web client and serve it until cancelled."""
-    budgets = default_budgets()
+    pacer = SlackPacer()
     client = AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
-        retry_handlers=retry_handlers(budgets),
+        retry_handlers=pacer.retry_handlers(),
     )
-    streamer = SlackStreamer(client, budgets, native=settings.slack_streaming == "native")
-    app = slack_app.build_app(client, settings.slack_signing_secret or "", services, streamer)
+    streamer = SlackStreamer(client, pacer, native=settings.slack_streaming == "native")
+    app, listeners = slack_app.build_app(client, settings.slack_signing_secret or "", services, streamer)
     if http:
-        await slack_server.serve_http(app, port or settings.port or DEFAULT_PORT)
+        await slack_server.serve_http(app, port or settings.port or DEFAULT_PORT, drain=listeners.drain)
     else:
-        await slack_server.serve_socket_mode(app, settings.slack_app_token or "")
+        await slack_server.serve_socket_mode(app, settings.slack_app_token or "", drain=listeners.drain)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

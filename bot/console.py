@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
-import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -60,13 +60,10 @@ class ConsoleReply:
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         self._images_dir.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^\w-]+", "-", caption.lower()).strip("-")[:40] or "image"
-        path = (
-            self._images_dir
-            / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}.{image.extension}"
-        )
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        path = self._images_dir / f"{stamp}-{image.filename(caption)}"
         await asyncio.to_thread(path.write_bytes, image.data)
-        self._print(f"🖼  {caption}: {path}")
+        self._print(text("image_saved", caption=caption, path=path))
         return str(path)
 
     async def show_game(self, view: GameView) -> None:
@@ -84,8 +81,8 @@ async def run(
     """Read commands line by line until EOF and answer each one."""
     reply = ConsoleReply(stdout, images_dir)
     user = _user_name()
-    loop = asyncio.get_running_loop()
-    while line := await loop.run_in_executor(None, stdin.readline):
+    lines = _lines_of(stdin)
+    while (line := await lines.get()) is not None:
         line = line.strip()
         if not line:
             continue
@@ -104,6 +101,20 @@ async def run(
         except Exception:
             _log.exception("command %r failed", name)
             await reply.send_private(text("internal_error"))
+
+
+def _lines_of(stdin: TextIO) -> asyncio.Queue[str | None]:
+    """Lines read by a daemon thread (``None`` at EOF), so a signal can end the REPL mid-read."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    return queue
 
 
 def _user_name() -> str:

@@ -8,12 +8,16 @@ a private message to the person who asked; no traceback reaches Slack.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render
@@ -28,21 +32,20 @@ from handlers.registry import HANDLERS
 
 _log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-COMMANDS = ("ask", "draw", "janken", "help")
+COMMANDS = tuple(HANDLERS)
 DM_CONVERSATION = "dm"
 """In a DM every message continues one conversation, threaded or not."""
 
 
 def build_app(
     client: AsyncWebClient, signing_secret: str, services: Services, streamer: SlackStreamer
-) -> AsyncApp:
-    """The Bolt app for one workspace token, with every listener registered."""
+) -> tuple[AsyncApp, SlackListeners]:
+    """The Bolt app for one workspace token, and its listeners (to drain on shutdown)."""
     app = AsyncApp(client=client, signing_secret=signing_secret, logger=logging.getLogger("bot.slack.bolt"))
-    register(app, services, streamer)
-    return app
+    return app, register(app, services, streamer)
 
 
-def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None:
+def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> SlackListeners:
     """Every Slack listener, in one place."""
     listen = SlackListeners(services, streamer)
     for name in COMMANDS:
@@ -52,14 +55,35 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> None
     app.event("app_mention")(listen.mention)
     app.event("message")(listen.direct_message)
     app.error(listen.error)
+    return listen
 
 
 class SlackListeners:
-    """Bolt listeners: acknowledge, translate, hand over to the shared handlers."""
+    """Bolt listeners: acknowledge, translate, hand over to the shared handlers.
+
+    Each remembers its task while it works, so a shutdown can let answers finish.
+    """
 
     def __init__(self, services: Services, streamer: SlackStreamer) -> None:
         self._services = services
         self._streamer = streamer
+        self._working: set[asyncio.Task[Any]] = set()
+
+    @contextlib.contextmanager
+    def _working_on(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._working.add(task)
+        try:
+            yield
+        finally:
+            self._working.discard(task)  # type: ignore[arg-type]
+
+    async def drain(self, timeout: float = 20.0) -> None:
+        """Give answers in progress up to ``timeout`` seconds to finish."""
+        if self._working:
+            _log.info("letting %d answers finish before stopping", len(self._working))
+            await asyncio.wait(set(self._working), timeout=timeout)
 
     def _reply(self, client: AsyncWebClient, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
         return SlackReply(client, place, self._streamer, respond)
@@ -73,7 +97,12 @@ class SlackListeners:
         else:
             await ack()
         place, command = from_slash_command(body)
-        await HANDLERS[name](command, self._reply(client, place, respond), self._services)
+        with self._working_on():
+            try:
+                await HANDLERS[name](command, self._reply(client, place, respond), self._services)
+            finally:
+                if name == "ask":
+                    await _dismiss(respond)
 
     async def move_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
@@ -84,7 +113,8 @@ class SlackListeners:
         board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
         place, command = from_click(body)
         request = JankenRequest("play", move=move, board=board)
-        await janken.run(request, command, self._reply(client, place, respond), self._services)
+        with self._working_on():
+            await janken.run(request, command, self._reply(client, place, respond), self._services)
 
     async def again_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
@@ -94,17 +124,27 @@ class SlackListeners:
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
         place, command = from_click(body)
         request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
-        await janken.run(request, command, self._reply(client, place, respond), self._services)
+        with self._working_on():
+            await janken.run(request, command, self._reply(client, place, respond), self._services)
 
-    async def mention(self, event: dict[str, Any], client: AsyncWebClient) -> None:
-        place, command = from_message(event)
-        await HANDLERS["ask"](command, self._reply(client, place), self._services)
+    async def mention(
+        self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest, client: AsyncWebClient
+    ) -> None:
+        if not _is_retry(request):
+            await self._ask(from_message(event, team=body["team_id"]), client)
 
-    async def direct_message(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def direct_message(
+        self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest, client: AsyncWebClient
+    ) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        place, command = from_message(event, conversation=DM_CONVERSATION)
-        await HANDLERS["ask"](command, self._reply(client, place), self._services)
+        if not _is_retry(request):
+            await self._ask(from_message(event, team=body["team_id"], conversation=DM_CONVERSATION), client)
+
+    async def _ask(self, translated: tuple[SlackPlace, Command], client: AsyncWebClient) -> None:
+        place, command = translated
+        with self._working_on():
+            await HANDLERS["ask"](command, self._reply(client, place), self._services)
 
     async def error(
         self, error: Exception, body: dict[str, Any], client: AsyncWebClient, respond: Respond | None = None
@@ -152,10 +192,12 @@ def from_click(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
     return place, command
 
 
-def from_message(event: dict[str, Any], conversation: str | None = None) -> tuple[SlackPlace, Command]:
+def from_message(
+    event: dict[str, Any], *, team: str, conversation: str | None = None
+) -> tuple[SlackPlace, Command]:
     """A mention (its thread is the conversation) or a DM (the whole DM is); answers go in the thread."""
     thread = event.get("thread_ts") or event["ts"]
-    place = SlackPlace(event.get("team", ""), event["channel"], event["user"], thread_ts=thread)
+    place = SlackPlace(team, event["channel"], event["user"], thread_ts=thread)
     command = Command(
         "slack",
         place.team,
@@ -167,6 +209,22 @@ def from_message(event: dict[str, Any], conversation: str | None = None) -> tupl
         request_id=event.get("client_msg_id") or event["ts"],
     )
     return place, command
+
+
+def _is_retry(request: AsyncBoltRequest) -> bool:
+    """Slack redelivers an event it thinks we missed; the first delivery is already being answered."""
+    if request.headers.get("x-slack-retry-num"):
+        _log.info("ignoring a redelivered event (%s)", request.headers.get("x-slack-retry-reason"))
+        return True
+    return False
+
+
+async def _dismiss(respond: Respond) -> None:
+    """Remove the private "Thinking…" note once the answer (or its error) is on its way."""
+    try:
+        await respond(delete_original=True)
+    except Exception:  # the note is cosmetic; its removal must not hide the real outcome
+        _log.warning("could not remove the thinking note", exc_info=True)
 
 
 def _place_of(body: dict[str, Any]) -> SlackPlace | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import re
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,6 +18,7 @@ from core.messages import text
 from handlers.janken_text import describe
 from handlers.port import GameView
 
+_log = logging.getLogger(__name__)
 Respond = Callable[..., Awaitable[object]]
 
 
@@ -57,7 +58,11 @@ class SlackReply:
         self._streamer = streamer
         self._respond = respond
 
+    async def _turn_to_post(self) -> None:
+        await self._streamer.pacer.post(self._place.team, self._place.channel)
+
     async def post_text(self, message: str) -> None:
+        await self._turn_to_post()
         with slack_errors():
             await self._client.chat_postMessage(
                 channel=self._place.channel,
@@ -70,6 +75,7 @@ class SlackReply:
 
     async def start_thread(self, title: str) -> str:
         line = text("question_from", self._place.locale, user=f"<@{self._place.user}>")
+        await self._turn_to_post()
         with slack_errors():
             posted = await self._client.chat_postMessage(
                 channel=self._place.channel, text=f"{line}\n{slack_render.to_mrkdwn(title)}"
@@ -88,12 +94,13 @@ class SlackReply:
             caption=slack_render.escape_mrkdwn(caption),
             user=f"<@{self._place.user}>",
         )
+        await self._turn_to_post()
         with slack_errors():
             uploaded = await self._client.files_upload_v2(
                 channel=self._place.channel,
                 thread_ts=self._place.thread_ts,
                 content=image.data,
-                filename=f"{_slug(caption)}.{image.extension}",
+                filename=image.filename(caption),
                 title=caption,
                 initial_comment=comment,
             )
@@ -108,39 +115,43 @@ class SlackReply:
                     channel=self._place.channel, ts=self._place.board_ts, blocks=blocks, text=fallback
                 )
             else:
+                await self._turn_to_post()
                 await self._client.chat_postMessage(
                     channel=self._place.channel, thread_ts=self._place.thread_ts, blocks=blocks, text=fallback
                 )
 
     @contextlib.asynccontextmanager
     async def progress(self, message: str) -> AsyncIterator[None]:
-        """A status message in the channel, deleted when the work ends (however it ends)."""
+        """A status message in the channel, deleted when the work ends (however it ends).
+
+        A failed delete is logged rather than raised, so it never hides the work's own error.
+        """
+        await self._turn_to_post()
+        status = text("progress", self._place.locale, message=slack_render.escape_mrkdwn(message))
         with slack_errors():
             posted = await self._client.chat_postMessage(
-                channel=self._place.channel,
-                thread_ts=self._place.thread_ts,
-                text=f":hourglass_flowing_sand: {slack_render.escape_mrkdwn(message)}",
+                channel=self._place.channel, thread_ts=self._place.thread_ts, text=status
             )
         try:
             yield
         finally:
-            with slack_errors():
+            try:
                 await self._client.chat_delete(channel=self._place.channel, ts=posted["ts"])
+            except SlackApiError:
+                _log.warning("could not remove a progress message", exc_info=True)
 
 
 async def send_ephemeral(
     client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None
 ) -> None:
-    """Show ``message`` to the user alone: through ``response_url`` when there is one."""
+    """Show ``message`` to the user alone: through ``response_url`` when there is one that works."""
     safe = slack_render.escape_mrkdwn(message)
+    if respond is not None:
+        answer = await respond(text=safe, response_type="ephemeral", replace_original=False)
+        if getattr(answer, "status_code", 200) == 200:
+            return
+        _log.warning("response_url refused a message (%s); posting it ephemerally", answer.status_code)
     with slack_errors():
-        if respond is not None:
-            await respond(text=safe, response_type="ephemeral", replace_original=False)
-        else:
-            await client.chat_postEphemeral(
-                channel=place.channel, user=place.user, text=safe, thread_ts=place.thread_ts
-            )
-
-
-def _slug(caption: str) -> str:
-    return re.sub(r"[^\w-]+", "-", caption.lower()).strip("-")[:40] or "image"
+        await client.chat_postEphemeral(
+            channel=place.channel, user=place.user, text=safe, thread_ts=place.thread_ts
+        )

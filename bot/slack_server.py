@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -31,8 +32,10 @@ def web_app(app: AsyncApp) -> web.Application:
     return application
 
 
-async def serve_http(app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
-    """Serve until cancelled, then close the listener cleanly."""
+async def serve_http(
+    app: AsyncApp, port: int, host: str = "0.0.0.0", *, drain: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Serve until cancelled; then let answers in progress finish (``drain``) and close cleanly."""
     runner = web.AppRunner(web_app(app))
     await runner.setup()
     try:
@@ -43,10 +46,14 @@ async def serve_http(app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
         _log.info("Slack over HTTP on port %s (POST %s, GET /healthz)", port, EVENTS_PATH)
         await asyncio.Event().wait()
     finally:
+        if drain is not None:
+            await drain()
         await runner.cleanup()
 
 
-async def serve_socket_mode(app: AsyncApp, app_token: str) -> None:
+async def serve_socket_mode(
+    app: AsyncApp, app_token: str, *, drain: Callable[[], Awaitable[None]] | None = None
+) -> None:
     """Hold a Socket Mode connection until cancelled; the web client's base URL is reused."""
     handler = AsyncSocketModeHandler(app, app_token)
     try:
@@ -54,4 +61,6 @@ async def serve_socket_mode(app: AsyncApp, app_token: str) -> None:
         _log.info("Slack in Socket Mode")
         await asyncio.Event().wait()
     finally:
+        if drain is not None:
+            await drain()
         await handler.close_async()

@@ -4,23 +4,24 @@ Two ways to show a growing message: Slack's native stream
 (``chat.startStream`` / ``appendStream`` / ``stopStream``, Markdown) or, where a
 workspace lacks it, ``chat.postMessage`` then ``chat.update`` (mrkdwn). Either
 way a message is edited at most about once a second, each edit waits its turn
-in the workspace's shared :class:`~bot.throttle.EditBudget` (so twenty streams
-at once make fewer, larger edits instead of a storm of 429s), text past a
-message's limit continues in a new message, and the final text always lands.
+in the workspace's shared budget (:class:`~bot.slack_ratelimit.SlackPacer`), so
+twenty streams at once make fewer, larger edits instead of a storm of 429s;
+text past a message's limit continues in a new message; the final text always
+lands, and a stream cut short is closed with a note saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack_ratelimit import SlackPacer
 from bot.slack_render import defuse_markdown, stable_length, to_mrkdwn
-from bot.throttle import EditBudget
 from core.errors import BotError
 from core.messages import text
 from core.text import split_head
@@ -33,12 +34,16 @@ EDIT_LIMIT = 3_500
 """Characters per posted message before mrkdwn escaping (Slack truncates past 4,000)."""
 
 
-def default_budgets() -> dict[str, EditBudget]:
-    """Slack's published tiers, with headroom: chat.update Tier 3, chat.appendStream Tier 4."""
-    return {
-        "chat.update": EditBudget(per_minute=45, burst=3),
-        "chat.appendStream": EditBudget(per_minute=90, burst=5),
-    }
+REFUSALS = frozenset(
+    {"ratelimited", "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+     "token_revoked", "account_inactive"}
+)  # fmt: skip
+"""Errors a post-and-edit message would meet too: no point falling back."""
+STREAMING_UNAVAILABLE = frozenset(
+    {"not_allowed_token_type", "unknown_method", "method_not_supported", "feature_not_enabled",
+     "missing_scope", "not_allowed", "access_denied"}
+)  # fmt: skip
+"""Errors that mean the workspace has no native streaming for this app: remember them."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class _EditedMessage:
 
     async def show(self, raw: str, *, final: bool) -> None:
         body = to_mrkdwn(raw)
-        if self.ts is None:
+        if self.ts is None:  # the pacer has already given this post its turn
             posted = await self._client.chat_postMessage(
                 channel=self._target.channel, thread_ts=self._target.thread_ts, text=body
             )
@@ -106,51 +111,59 @@ class _EditedMessage:
         self._shown = body
 
 
+LiveMessage = _NativeMessage | _EditedMessage
+
+
 class SlackStreamer:
-    """Streams deltas into threads, natively unless the setting or the workspace says otherwise."""
+    """Streams deltas into threads: natively, unless the setting or the workspace says otherwise."""
 
     def __init__(
         self,
         client: AsyncWebClient,
-        budgets: Mapping[str, EditBudget],
+        pacer: SlackPacer,
         *,
         native: bool = True,
-        min_interval: float = 1.0,
+        native_limit: int = NATIVE_LIMIT,
+        edit_limit: int = EDIT_LIMIT,
     ) -> None:
         self._client = client
-        self._budgets = budgets
-        self.native = native
-        self._min_interval = min_interval
+        self.pacer = pacer
+        self._native = native
+        self._no_native: set[str] = set()
+        self._limits = {True: native_limit, False: edit_limit}
+
+    def native_for(self, team: str) -> bool:
+        """Whether answers in ``team`` use Slack's streaming methods."""
+        return self._native and team not in self._no_native
+
+    def limit_for(self, message: LiveMessage | None, team: str) -> int:
+        native = isinstance(message, _NativeMessage) if message else self.native_for(team)
+        return self._limits[native]
 
     async def stream(self, target: StreamTarget, deltas: AsyncIterator[str]) -> None:
         """Show ``deltas`` in the thread as they arrive; return once the whole text is shown."""
         await _Stream(self, target).run(deltas)
 
-    def message(self, target: StreamTarget) -> _NativeMessage | _EditedMessage:
-        return _NativeMessage(self._client, target) if self.native else _EditedMessage(self._client, target)
-
-    async def open(self, target: StreamTarget, raw: str, *, final: bool) -> _NativeMessage | _EditedMessage:
-        """Start a message, falling back to post-and-edit if native streaming is refused."""
-        message = self.message(target)
+    async def open(self, target: StreamTarget, raw: str, *, final: bool) -> LiveMessage:
+        """Start a message, falling back to post-and-edit when native streaming is refused."""
+        await self.pacer.post(target.team, target.channel)
+        if not self.native_for(target.team):
+            return await _shown(_EditedMessage(self._client, target), raw, final)
         try:
-            await message.show(raw, final=final)
+            return await _shown(_NativeMessage(self._client, target), raw, final)
         except SlackApiError as exc:
-            if not self.native or exc.response.get("error") == "ratelimited":
+            error = str(exc.response.get("error"))
+            if error in REFUSALS:
                 raise
-            _log.warning(
-                "chat.startStream failed (%s); using chat.postMessage + chat.update",
-                exc.response.get("error"),
-            )
-            self.native = False
-            message = self.message(target)
-            await message.show(raw, final=final)
-        return message
+            if error in STREAMING_UNAVAILABLE:
+                self._no_native.add(target.team)
+            _log.warning("chat.startStream failed (%s); using chat.postMessage + chat.update", error)
+            return await _shown(_EditedMessage(self._client, target), raw, final)
 
-    async def wait_turn(self, method: str, since: float) -> None:
-        """Pace one message to ``min_interval``, then queue in the shared budget."""
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(max(0.0, since + self._min_interval - loop.time()))
-        await self._budgets[method].acquire(method)
+
+async def _shown(message: _NativeMessage | _EditedMessage, raw: str, final: bool) -> LiveMessage:
+    await message.show(raw, final=final)
+    return message
 
 
 class _Stream:
@@ -161,7 +174,7 @@ class _Stream:
         self._target = target
         self._raw = ""
         self._changed = asyncio.Event()
-        self._message: _NativeMessage | _EditedMessage | None = None
+        self._message: LiveMessage | None = None
         self._last_edit = 0.0
 
     async def run(self, deltas: AsyncIterator[str]) -> None:
@@ -171,13 +184,15 @@ class _Stream:
                 await self._changed.wait()
                 self._changed.clear()
                 if self._message is not None and not reader.done():
-                    await self._streamer.wait_turn(self._message.edit_method, self._last_edit)
+                    method = self._message.edit_method
+                    await self._streamer.pacer.edit(method, self._target.team, self._last_edit)
                 finished = reader.done()
                 await self._sync(final=finished)
                 if finished:
                     break
-        except BaseException:
+        except BaseException as exc:
             reader.cancel()
+            await self._close_early(exc)
             raise
         await reader  # the model's failure, if any, once its partial text is marked and shown
 
@@ -187,20 +202,18 @@ class _Stream:
                 self._raw += delta
                 self._changed.set()
         except BotError as exc:
-            self._raw += "\n\n_" + text("answer_interrupted", reason=exc.user_message) + "_"
+            self._raw += _note(exc.user_message)
             raise
         finally:
             self._changed.set()
 
     async def _sync(self, *, final: bool) -> None:
         """Bring Slack up to date with the text so far, moving overflow into new messages."""
-        limit = NATIVE_LIMIT if self._streamer.native else EDIT_LIMIT
-        while len(self._raw) > limit:
+        while len(self._raw) > (limit := self._streamer.limit_for(self._message, self._target.team)):
             floor = self._message.sent if self._message else 0
             head, self._raw = split_head(self._raw, limit, floor)
             await self._show(head, final=True)
             self._message = None
-            limit = NATIVE_LIMIT if self._streamer.native else EDIT_LIMIT
         if self._raw or final:
             await self._show(self._raw, final=final)
 
@@ -210,3 +223,17 @@ class _Stream:
         else:
             await self._message.show(raw, final=final)
         self._last_edit = asyncio.get_running_loop().time()
+
+    async def _close_early(self, exc: BaseException) -> None:
+        """Best effort: end an open message with a note, so no stream is left hanging."""
+        if self._message is None:
+            return
+        reason = text("bot_stopping") if isinstance(exc, asyncio.CancelledError) else text("slack_cut")
+        try:
+            await asyncio.wait_for(self._message.show(self._raw + _note(reason), final=True), timeout=5)
+        except Exception:
+            _log.warning("could not close a stream cut short", exc_info=True)
+
+
+def _note(reason: str) -> str:
+    return "\n\n_" + text("answer_interrupted", reason=reason) + "_"

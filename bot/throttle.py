@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Hashable
 class EditBudget:
     """A per-key rate (``per_minute``) with a burst allowance, shared by all streams.
 
-    Waiters are served in arrival order; ``pause`` (after a 429) holds a key
-    back for everyone until the platform's ``Retry-After`` has passed.
+    Waiters are served in arrival order; ``pause`` (after a 429) holds every key
+    back until the platform's ``Retry-After`` has passed.
     """
 
     def __init__(
@@ -36,11 +36,12 @@ class EditBudget:
         self._clock = clock
         self._sleep = sleep
         self._next: dict[Hashable, float] = {}
+        self._held_until = -math.inf
 
     def reserve(self, key: Hashable) -> float:
         """Book the next slot for ``key`` and return how long to wait for it."""
         now = self._clock()
-        slot = max(self._next.get(key, -math.inf), now - (self._burst - 1) * self.interval)
+        slot = max(self._next.get(key, -math.inf), now - (self._burst - 1) * self.interval, self._held_until)
         self._next[key] = slot + self.interval
         return max(0.0, slot - now)
 
@@ -50,10 +51,6 @@ class EditBudget:
         if wait:
             await self._sleep(wait)
 
-    def pause(self, key: Hashable, seconds: float) -> None:
-        """Hold ``key`` for ``seconds`` (the platform said Retry-After)."""
-        self._next[key] = max(self._next.get(key, 0.0), self._clock() + seconds)
-
-    def load(self, key: Hashable) -> float:
-        """Seconds of booked slots ahead of now for ``key`` (0 when idle)."""
-        return max(0.0, self._next.get(key, 0.0) - self._clock())
+    def pause(self, seconds: float) -> None:
+        """Hold every key for ``seconds`` (the platform said Retry-After)."""
+        self._held_until = max(self._held_until, self._clock() + seconds)

@@ -8,8 +8,10 @@ openai's exceptions are converted here, where they enter, into
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -39,6 +41,11 @@ class GeneratedImage:
     @property
     def extension(self) -> str:
         return _EXTENSION_BY_MIME.get(self.mime, "png")
+
+    def filename(self, caption: str) -> str:
+        """A safe file name made from the caption, e.g. ``a-red-fox.png``."""
+        stem = re.sub(r"[^\w-]+", "-", caption.lower()).strip("-")[:40] or "image"
+        return f"{stem}.{self.extension}"
 
 
 class AIService:
@@ -71,6 +78,8 @@ class AIService:
                             yield choice.delta.content
                         if choice.finish_reason == "content_filter":
                             raise ContentBlocked(text("content_blocked"))
+                        if choice.finish_reason == "length":
+                            yield "\n\n" + text("answer_truncated")
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
         """Generate one image and return its bytes (never a URL, which would expire)."""
@@ -80,7 +89,10 @@ class AIService:
             )
         if not result.data or not result.data[0].b64_json:
             raise UpstreamError(text("ai_failed", detail="no image in the answer"))
-        data = base64.b64decode(result.data[0].b64_json)
+        try:
+            data = base64.b64decode(result.data[0].b64_json, validate=True)
+        except binascii.Error as exc:
+            raise UpstreamError(text("ai_failed", detail="the image could not be read")) from exc
         return GeneratedImage(data=data, mime=_sniff_mime(data, getattr(result, "output_format", None)))
 
 

@@ -64,10 +64,9 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
 
 async def show(command: Command, reply: Reply, services: Services) -> None:
     """Show the running game, starting one against the built-in opponent if none runs."""
-    game = await services.store.get_game(command.player)
-    if game is None:
-        game = new_game(builtin_opponent(command.locale), services)
-        await services.store.start_game(command.player, game)
+    game = await services.store.ensure_game(
+        command.player, new_game(builtin_opponent(command.locale), services)
+    )
     await reply.show_game(GameView(player=command.display_name, game=game))
 
 

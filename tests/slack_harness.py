@@ -12,14 +12,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_app, slack_server
-from bot.slack_ratelimit import retry_handlers
+from bot.slack_ratelimit import POST, SlackPacer
 from bot.slack_stream import SlackStreamer
 from bot.throttle import EditBudget
 from core.ai import AIService
 from core.store.memory import MemoryStore
 from handlers.port import Services
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlackAPI, Message
+from tests.fakes.slack_api import Call, FakeSlackAPI, Message
 from tests.fakes.slack_client import SIGNING_SECRET, SlackSender
 
 
@@ -38,24 +38,31 @@ class SlackBot:
             str(c.args.get("text") or c.args.get("markdown_text") or "") for c in self.slack.calls_to(method)
         ]
 
+    def private_messages(self) -> list[Call]:
+        """What reached the user through response_url (not the removal of the thinking note)."""
+        return [c for c in self.slack.calls_to("response_url") if c.args.get("text")]
+
     def thread_messages(self) -> list[Message]:
         return [m for m in self.slack.messages.values() if m.thread_ts and not m.deleted and m.user == "UBOT"]
 
 
-async def start_bot(native: bool = True, min_interval: float = 0.05) -> AsyncIterator[SlackBot]:
+async def start_bot(
+    native: bool = True, min_interval: float = 0.05, **limits: int
+) -> AsyncIterator[SlackBot]:
     """Yield a running bot; generous budgets and short pacing keep tests fast."""
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
-        budgets = {"chat.update": EditBudget(600, burst=5), "chat.appendStream": EditBudget(600, burst=5)}
+        methods = (POST, "chat.update", "chat.appendStream")
+        pacer = SlackPacer({m: EditBudget(600, burst=5) for m in methods}, min_interval=min_interval)
         client = AsyncWebClient(
-            token="xoxb-test", base_url=slack.api_url, session=session, retry_handlers=retry_handlers(budgets)
+            token="xoxb-test", base_url=slack.api_url, session=session, retry_handlers=pacer.retry_handlers()
         )
-        streamer = SlackStreamer(client, budgets, native=native, min_interval=min_interval)
+        streamer = SlackStreamer(client, pacer, native=native, **limits)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
             store = MemoryStore()
             services = Services(
                 ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
             )
-            app = slack_app.build_app(client, SIGNING_SECRET, services, streamer)
+            app, _ = slack_app.build_app(client, SIGNING_SECRET, services, streamer)
             runner = web.AppRunner(slack_server.web_app(app))
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)

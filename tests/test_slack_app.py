@@ -187,20 +187,22 @@ async def test_native_stream_refused_falls_back_to_post_and_update(bot: SlackBot
     bot.slack.fail("chat.startStream", error="not_allowed_token_type", status=200, times=None)
     await bot.send.slash("/ask", "hi")
     await until(lambda: any(m.text == "Hello, world!" for m in bot.thread_messages()))
-    assert bot.streamer.native is False
+    assert bot.streamer.native_for("T1") is False and bot.streamer.native_for("T2") is True
 
 
 async def test_ask_errors_reach_only_the_asker_and_leave_nothing_behind(bot: SlackBot) -> None:
     bot.openai.fail("chat", "rate_limit")
     await bot.send.slash("/ask", "hi")
-    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    responses = await until(bot.private_messages)
     assert "rate limiting" in responses[0].args["text"] and responses[0].args["response_type"] == "ephemeral"
     assert bot.slack.calls_to("chat.postMessage") == [] and bot.slack.calls_to("chat.startStream") == []
+    dismissed = [c for c in bot.slack.calls_to("response_url") if c.args.get("delete_original")]
+    assert len(dismissed) == 1  # the private "Thinking…" note is gone too
 
 
 async def test_empty_ask_gets_private_usage(bot: SlackBot) -> None:
     await bot.send.slash("/ask", "   ")
-    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    responses = await until(bot.private_messages)
     assert "Usage: /ask" in responses[0].args["text"] and bot.openai.requests == []
 
 
@@ -224,7 +226,7 @@ async def test_draw_uploads_the_generated_bytes_with_caption_and_removes_its_sta
 async def test_a_refused_drawing_tells_the_user_privately_and_removes_the_status(bot: SlackBot) -> None:
     bot.openai.fail("images", "moderation")
     await bot.send.slash("/draw", "something awful")
-    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    responses = await until(bot.private_messages)
     assert "safety system" in responses[0].args["text"]
     await until(lambda: bot.slack.calls_to("chat.delete"))
     assert bot.slack.uploaded == {}
@@ -283,7 +285,7 @@ async def test_another_users_click_does_not_change_the_game(bot: SlackBot) -> No
     await bot.send.slash("/janken", "")
     board = (await until(lambda: boards(bot)))[0]
     await bot.send.click(as_payload(board), "janken_rock", user="U2")
-    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    responses = await until(bot.private_messages)
     assert "someone else" in responses[0].args["text"]
     assert (await bot.store.get_game(_player("U1"))).rounds_played == 0  # type: ignore[union-attr]
     assert await bot.store.get_game(_player("U2")) is None
@@ -301,5 +303,5 @@ async def test_text_moves_and_stats_work_in_slack(bot: SlackBot) -> None:
     await bot.send.slash("/janken", "グー")
     await until(lambda: boards(bot))
     await bot.send.slash("/janken", "stats")
-    responses = await until(lambda: bot.slack.calls_to("response_url"))
+    responses = await until(bot.private_messages)
     assert "Your record" in responses[0].args["text"]

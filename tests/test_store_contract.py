@@ -89,6 +89,13 @@ async def test_a_finished_game_is_removed_and_counted(store: Store) -> None:
     assert repeat is not None and repeat.repeated and repeat.game.player_hp == 0
 
 
+async def test_ensure_game_keeps_a_running_game_and_starts_one_otherwise(store: Store) -> None:
+    assert await store.ensure_game(ALICE, game("first")) == game("first")
+    assert await store.ensure_game(ALICE, game("second")) == game("first")
+    results = await asyncio.gather(*(store.ensure_game(BOB, game(f"g{i}")) for i in range(20)))
+    assert len({r.game_id for r in results}) == 1 and await store.get_game(BOB) == results[0]
+
+
 async def test_end_game_returns_and_drops_the_game(store: Store) -> None:
     await store.start_game(ALICE, game())
     assert (await store.end_game(ALICE)) == game()

@@ -48,11 +48,13 @@ def test_unused_capacity_refills_only_up_to_the_burst() -> None:
     assert [edits.reserve("k") for _ in range(4)] == [0, 0, 1.0, 2.0]
 
 
-def test_pause_holds_everyone_until_retry_after() -> None:
+def test_pause_holds_every_key_until_retry_after() -> None:
     edits, clock = budget(per_minute=600, burst=5)
-    edits.pause("k", 7)
-    assert edits.reserve("k") == 7
-    assert edits.load("k") == pytest.approx(7.1)
+    edits.pause(7)
+    assert edits.reserve("k") == 7 and edits.reserve("other") == 7
+    assert edits.reserve("k") == pytest.approx(7.1)
+    clock.now += 60
+    assert edits.reserve("k") == 0
 
 
 async def test_many_waiters_are_served_in_order_at_the_rate() -> None:

@@ -61,6 +61,10 @@ class Store(abc.ABC):
         """Make ``game`` the player's running game, replacing any other."""
 
     @abc.abstractmethod
+    async def ensure_game(self, player: PlayerKey, game: Game) -> Game:
+        """The running game, or ``game`` stored as the running one if none runs (atomically)."""
+
+    @abc.abstractmethod
     async def end_game(self, player: PlayerKey) -> Game | None:
         """Drop the running game and return it (``None`` if there was none)."""
 

@@ -25,6 +25,9 @@ class MemoryStore(Store):
     async def start_game(self, player: PlayerKey, game: Game) -> None:
         self._games[player] = game
 
+    async def ensure_game(self, player: PlayerKey, game: Game) -> Game:
+        return self._games.setdefault(player, game)
+
     async def end_game(self, player: PlayerKey) -> Game | None:
         return self._games.pop(player, None)
 

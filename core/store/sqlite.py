@@ -90,6 +90,15 @@ class SQLiteStore(Store):
     async def start_game(self, player: PlayerKey, game: Game) -> None:
         await self._run(lambda conn: _write_game(conn, str(player), game), write=True)
 
+    async def ensure_game(self, player: PlayerKey, game: Game) -> Game:
+        def work(conn: sqlite3.Connection) -> Game:
+            running = _read_game(conn, str(player))
+            if running is None:
+                _write_game(conn, str(player), game)
+            return running or game
+
+        return await self._run(work, write=True)
+
     async def end_game(self, player: PlayerKey) -> Game | None:
         def work(conn: sqlite3.Connection) -> Game | None:
             game = _read_game(conn, str(player))

@@ -112,7 +112,7 @@ class SlackSender:
             "type": "event_callback",
             "event_id": f"Ev{uuid.uuid4().hex[:10]}",
             "event_time": int(time.time()),
-            "event": {"team": self.team, **event},
+            "event": event,
         }
         return await self.post(json.dumps(body), "application/json")
 
