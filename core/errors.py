@@ -18,12 +18,7 @@ from __future__ import annotations
 
 
 class BotError(Exception):
-    """A failure with a message fit for a chat user.
-
-    ``private`` says whether only the person who asked should see it.
-    """
-
-    private: bool = False
+    """A failure with a message fit for a chat user."""
 
     def __init__(self, user_message: str) -> None:
         super().__init__(user_message)
@@ -33,19 +28,13 @@ class BotError(Exception):
 class UserInputError(BotError):
     """The command text cannot be used; the message explains the usage."""
 
-    private = True
-
 
 class QuotaExceeded(BotError):
     """The user has reached a limit for now."""
 
-    private = True
-
 
 class ContentBlocked(BotError):
     """The provider's safety system refused the prompt."""
-
-    private = True
 
 
 class NotConfigured(BotError):

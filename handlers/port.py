@@ -7,7 +7,6 @@ import a chat library.
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Literal, Protocol
 
 from core.ai import GeneratedImage, Quality
 from core.conversation import Turn
-from core.janken import Game, Move, Opponent, Round
+from core.janken import Game, Move, Opponent, RandomSource, Round
 from core.store import PlayerKey, Store
 
 
@@ -140,5 +139,5 @@ class Services:
     store: Store
     janken: JankenRules = field(default_factory=JankenRules)
     history_turns: int = 20
-    rng: random.Random | None = None
+    rng: RandomSource | None = None
     """The opponent's RNG; ``None`` means ``secrets``."""

@@ -82,7 +82,6 @@ async def test_each_error_kind_becomes_our_error_with_a_user_message(
     assert isinstance(caught.value.__cause__, openai.APIError)
     expected = text(message_key) if message_key else text("ai_failed", detail="error 400")
     assert caught.value.user_message == expected
-    assert caught.value.private is (error_type is errors.ContentBlocked)
 
 
 async def test_a_timeout_becomes_unavailable(fake_openai: FakeOpenAI) -> None:

@@ -147,3 +147,18 @@ async def test_an_unopenable_store_stops_start_up_with_one_line(tmp_path: Path) 
 async def test_a_discord_token_alone_still_starts_the_console(tmp_path: Path) -> None:
     code, out, err = await console(["/janken"], tmp_path, args=(), DISCORD_TOKEN="not-built")
     assert code == 0 and "Janken Bot" in out and "discord platform is not built yet" in err
+
+
+async def test_sigterm_ends_a_console_waiting_for_input(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "DISCORD_"))}
+    env.update(PYTHONPATH=str(ROOT), STORE_URL="memory://")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "console", cwd=tmp_path, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"/janken\n")
+    await proc.stdin.drain()
+    assert "Janken Bot" in (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
+    proc.terminate()  # stdin stays open: the REPL is blocked waiting for a line
+    assert await asyncio.wait_for(proc.wait(), timeout=10) == 0

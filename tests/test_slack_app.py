@@ -305,3 +305,72 @@ async def test_text_moves_and_stats_work_in_slack(bot: SlackBot) -> None:
     await bot.send.slash("/janken", "stats")
     responses = await until(bot.private_messages)
     assert "Your record" in responses[0].args["text"]
+
+
+# --- deadlines, failures and limits ---
+
+
+async def test_commands_and_clicks_are_acknowledged_before_slow_work(bot: SlackBot) -> None:
+    bot.openai.delay = 3.0  # OpenAI takes its time; Slack wants an answer within 3 s
+    await bot.send.slash("/janken", "")
+    board = (await until(lambda: boards(bot)))[0]
+    bot.send.ack_times.clear()
+    for status, _ in [
+        await bot.send.slash("/ask", "slow question"),
+        await bot.send.slash("/draw", "a slow picture"),
+        await bot.send.slash("/janken", "a slowly drawn wizard"),
+        await bot.send.click(as_payload(board), "janken_rock"),
+    ]:
+        assert status == 200
+    assert max(bot.send.ack_times) < 1.0, bot.send.ack_times
+    await until(lambda: [m for m in bot.slack.messages.values() if "Drawing" in m.text])  # progress shows
+
+
+async def test_the_thinking_note_is_removed_once_the_answer_is_in(bot: SlackBot) -> None:
+    await bot.send.slash("/ask", "hi")
+    await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    dismissed = await until(
+        lambda: [c for c in bot.slack.calls_to("response_url") if c.args.get("delete_original")]
+    )
+    assert len(dismissed) == 1 and bot.private_messages() == []
+
+
+async def test_a_stream_slack_stops_accepting_is_closed_with_a_note(bot: SlackBot) -> None:
+    bot.openai.chunks = [f"part{i} " for i in range(30)]
+    bot.openai.chunk_delay = 0.02
+    bot.slack.fail("chat.appendStream", error="internal_error", status=200, times=None)
+    await bot.send.slash("/ask", "go")
+    stop = await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    text = bot.slack.message_text("C1", stop[0].args["ts"])
+    assert text.startswith("part0") and "Slack stopped accepting updates" in text
+    responses = await until(bot.private_messages)
+    assert "Slack refused" in responses[0].args["text"]
+
+
+async def test_a_long_native_answer_continues_in_further_streams_with_nothing_lost() -> None:
+    async for small in start_bot(native_limit=400):
+        words = [f"word{i}" for i in range(300)]
+        small.openai.chunks = [f"{w} " if i % 40 else f"{w}\n\n" for i, w in enumerate(words)]
+        small.openai.chunk_delay = 0.002
+        await small.send.slash("/ask", "a long one")
+        await until(lambda: any("word299" in m.text for m in small.thread_messages()), timeout=15)
+        await until(lambda: _settled(small))
+        parts = sorted(small.thread_messages(), key=lambda m: m.ts)
+        assert len(parts) >= 3 and all(len(m.text) <= 400 for m in parts)
+        assert len(small.slack.calls_to("chat.startStream")) == len(small.slack.calls_to("chat.stopStream"))
+        assert " ".join(" ".join(m.text for m in parts).split()) == " ".join(words)
+
+
+async def test_redelivered_events_are_not_answered_twice(bot: SlackBot) -> None:
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOT> hi",
+        "ts": "1800000000.0009",
+        "channel": "C1",
+    }
+    await bot.send.event(event)
+    await bot.send.event(event, retry=1)
+    await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    await until(lambda: _settled(bot))
+    assert len(bot.openai.calls("chat")) == 1

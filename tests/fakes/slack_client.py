@@ -30,10 +30,18 @@ class SlackSender:
     ack_times: list[float] = field(default_factory=list)
 
     async def post(
-        self, body: str, content_type: str, *, timestamp: int | None = None, signature: str | None = None
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        retry: int | None = None,
     ) -> tuple[int, str]:
         ts = str(timestamp if timestamp is not None else int(time.time()))
+        retried = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         headers = {
+            **retried,
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature
@@ -104,7 +112,7 @@ class SlackSender:
             urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
         )
 
-    async def event(self, event: dict[str, Any]) -> tuple[int, str]:
+    async def event(self, event: dict[str, Any], *, retry: int | None = None) -> tuple[int, str]:
         body = {
             "token": "legacy",
             "team_id": self.team,
@@ -114,7 +122,7 @@ class SlackSender:
             "event_time": int(time.time()),
             "event": event,
         }
-        return await self.post(json.dumps(body), "application/json")
+        return await self.post(json.dumps(body), "application/json", retry=retry)
 
 
 async def until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
