@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx2
 import openai
 
 from core.conversation import Turn
@@ -68,18 +70,12 @@ class AIService:
         messages += [{"role": turn.role, "content": turn.content} for turn in history]
         messages.append({"role": "user", "content": question})
         with _converted_errors():
-            stream = await self._client.chat.completions.create(
+            async with self._client.chat.completions.with_streaming_response.create(
                 model=self._chat_model, messages=messages, stream=True
-            )
-            async with stream:
-                async for chunk in stream:
-                    for choice in chunk.choices:
-                        if choice.delta.content:
-                            yield choice.delta.content
-                        if choice.finish_reason == "content_filter":
-                            raise ContentBlocked(text("content_blocked"))
-                        if choice.finish_reason == "length":
-                            yield "\n\n" + text("answer_truncated")
+            ) as response:
+                async for line in response.iter_lines():
+                    for delta in _deltas(line):
+                        yield delta
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
         """Generate one image and return its bytes (never a URL, which would expire)."""
@@ -131,11 +127,40 @@ def _converted_errors() -> Iterator[None]:
             raise Unavailable(text("ai_unavailable")) from exc
         _log.warning("OpenAI answered %s: %s", exc.status_code, exc.message)
         raise UpstreamError(text("ai_failed", detail=f"error {exc.status_code}")) from exc
+    except (httpx2.TransportError, json.JSONDecodeError) as exc:  # a stream cut off midway
+        _log.warning("OpenAI stream broke off: %r", exc)
+        raise Unavailable(text("ai_unavailable")) from exc
     except openai.APIError as exc:  # an error event inside a stream
         if exc.code in SAFETY_CODES:
             raise ContentBlocked(text("content_blocked")) from exc
         _log.warning("OpenAI stream failed: %s", exc.message)
         raise Unavailable(text("ai_unavailable")) from exc
+
+
+def _deltas(line: str) -> list[str]:
+    """The text in one server-sent event line of a chat stream.
+
+    Parsed with ``json`` rather than the SDK's typed chunks: under load, building
+    those models was most of the bot's CPU time (bench/slack_load.py).
+    """
+    if not line.startswith("data:") or (payload := line[5:].strip()) == "[DONE]":
+        return []
+    data = json.loads(payload)
+    if "error" in data:
+        error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
+        if error.get("code") in SAFETY_CODES:
+            raise ContentBlocked(text("content_blocked"))
+        _log.warning("OpenAI stream failed: %s", error.get("message"))
+        raise Unavailable(text("ai_unavailable"))
+    deltas = []
+    for choice in data.get("choices") or ():
+        if content := (choice.get("delta") or {}).get("content"):
+            deltas.append(content)
+        if choice.get("finish_reason") == "content_filter":
+            raise ContentBlocked(text("content_blocked"))
+        if choice.get("finish_reason") == "length":
+            deltas.append("\n\n" + text("answer_truncated"))
+    return deltas
 
 
 def _sniff_mime(data: bytes, output_format: str | None) -> str:

@@ -113,6 +113,17 @@ async def test_a_stream_that_breaks_midway_raises_after_the_first_parts(
     assert received == fake_openai.chunks[:2]
 
 
+async def test_a_connection_cut_midway_becomes_unavailable_after_the_first_parts(
+    ai: AIService, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.cut_stream_after(3)
+    received: list[str] = []
+    with pytest.raises(errors.Unavailable):
+        async for delta in ai.stream_answer([], "hi"):
+            received.append(delta)
+    assert received == fake_openai.chunks[:3]
+
+
 async def test_a_content_filter_finish_is_a_refusal(ai: AIService, fake_openai: FakeOpenAI) -> None:
     fake_openai.finish_reason = "content_filter"
     with pytest.raises(errors.ContentBlocked):

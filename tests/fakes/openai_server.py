@@ -75,6 +75,7 @@ class FakeOpenAI:
     requests: list[Recorded] = field(default_factory=list)
     _failures: dict[str, list[str]] = field(default_factory=dict)
     _stream_error_after: int | None = None
+    _stream_cut_after: int | None = None
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -89,6 +90,10 @@ class FakeOpenAI:
     def break_stream_after(self, chunks: int) -> None:
         """Send an error event after ``chunks`` content chunks (a mid-stream failure)."""
         self._stream_error_after = chunks
+
+    def cut_stream_after(self, chunks: int) -> None:
+        """Drop the connection after ``chunks`` content chunks, mid-event (a network failure)."""
+        self._stream_cut_after = chunks
 
     def calls(self, endpoint: str) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith(_PATHS[endpoint])]
@@ -140,6 +145,11 @@ class FakeOpenAI:
                 await _send(
                     response, {"error": {"message": "The server had an error.", "type": "server_error"}}
                 )
+                return response
+            if self._stream_cut_after is not None and index == self._stream_cut_after:
+                await response.write(b'data: {"choices": [{"del')
+                assert request.transport is not None
+                request.transport.abort()
                 return response
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
