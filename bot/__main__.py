@@ -140,7 +140,9 @@ async def run_slack(
         retry_handlers=pacer.retry_handlers(),
     )
     streamer = SlackStreamer(client, pacer, native=settings.slack_streaming == "native")
-    app, listeners = slack_app.build_app(client, settings.slack_signing_secret or "", services, streamer)
+    app, listeners = await slack_app.build_app(
+        client, settings.slack_signing_secret or "", services, streamer
+    )
     if http:
         await slack_server.serve_http(app, port or settings.port or DEFAULT_PORT, drain=listeners.drain)
     else:

@@ -16,12 +16,18 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render
+from bot.config import ConfigError
 from bot.slack_reply import Respond, SlackPlace, SlackReply, send_ephemeral
+from bot.slack_server import ACK_SENT
 from bot.slack_stream import SlackStreamer
 from core.errors import BotError
 from core.janken import Move, Opponent
@@ -37,11 +43,39 @@ DM_CONVERSATION = "dm"
 """In a DM every message continues one conversation, threaded or not."""
 
 
-def build_app(
+async def build_app(
     client: AsyncWebClient, signing_secret: str, services: Services, streamer: SlackStreamer
 ) -> tuple[AsyncApp, SlackListeners]:
-    """The Bolt app for one workspace token, and its listeners (to drain on shutdown)."""
-    app = AsyncApp(client=client, signing_secret=signing_secret, logger=logging.getLogger("bot.slack.bolt"))
+    """The Bolt app for one workspace token, and its listeners (to drain on shutdown).
+
+    The token is checked once, here (``auth.test``): a bad token stops start-up with
+    one line, and a burst of first requests does not wait on an ``auth.test`` each.
+    """
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack: {exc.response.get('error')}") from exc
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        reason = str(getattr(exc, "os_error", None) or exc) or type(exc).__name__
+        raise ConfigError(f"SLACK_API_URL {client.base_url} cannot be reached: {reason}") from exc
+    authorized = AuthorizeResult.from_auth_test_response(auth_test_response=identity, bot_token=client.token)
+
+    async def authorize() -> AuthorizeResult:
+        return authorized
+
+    tokenless = AsyncWebClient(  # Bolt gives each request a copy and the token from ``authorize``
+        base_url=client.base_url,
+        session=client.session,
+        timeout=client.timeout,
+        retry_handlers=client.retry_handlers,
+        logger=client.logger,
+    )
+    app = AsyncApp(
+        client=tokenless,
+        authorize=authorize,
+        signing_secret=signing_secret,
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
     return app, register(app, services, streamer)
 
 
@@ -89,7 +123,12 @@ class SlackListeners:
         return SlackReply(client, place, self._streamer, respond)
 
     async def slash_command(
-        self, ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: Respond,
     ) -> None:
         name = body["command"].lstrip("/")
         if name == "ask":  # the question itself appears with the first words of the answer
@@ -97,6 +136,7 @@ class SlackListeners:
         else:
             await ack()
         place, command = from_slash_command(body)
+        await _after_ack(context)
         with self._working_on():
             try:
                 await HANDLERS[name](command, self._reply(client, place, respond), self._services)
@@ -209,6 +249,13 @@ def from_message(
         request_id=event.get("client_msg_id") or event["ts"],
     )
     return place, command
+
+
+async def _after_ack(context: AsyncBoltContext) -> None:
+    """Let Slack have its answer before slow work starts: under a burst, acks go out first."""
+    ack_sent = context.get(ACK_SENT)
+    if ack_sent is not None:
+        await ack_sent.wait()
 
 
 def _is_retry(request: AsyncBoltRequest) -> bool:

@@ -62,7 +62,7 @@ async def start_bot(
             services = Services(
                 ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
             )
-            app, _ = slack_app.build_app(client, SIGNING_SECRET, services, streamer)
+            app, _ = await slack_app.build_app(client, SIGNING_SECRET, services, streamer)
             runner = web.AppRunner(slack_server.web_app(app))
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)

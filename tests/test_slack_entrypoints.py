@@ -146,24 +146,33 @@ def test_the_manifest_declares_what_the_app_listens_to() -> None:
     assert {"commands", "chat:write", "files:write", "app_mentions:read", "im:history"} <= scopes
 
 
-async def test_a_busy_port_or_a_stray_port_flag_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    creds = {
-        "SLACK_BOT_TOKEN": "xoxb-x",
-        "SLACK_SIGNING_SECRET": "s",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-    }
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = str(busy.getsockname()[1])
-        for args, expected in [
-            (("slack", "--http", "--port", port), f"{port} cannot be used"),
-            (("console", "--port", port), "--port only applies"),
-        ]:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", *args, cwd=tmp_path, env=_env(tmp_path, **creds),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
-            lines = err.decode().strip().splitlines()
-            assert proc.returncode == 2 and expected in lines[-1] and "Traceback" not in err.decode(), lines
+async def test_a_busy_port_a_stray_port_flag_or_a_refused_token_stops_start_up_with_one_line(
+    tmp_path: Path,
+) -> None:
+    creds = {"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": "s"}
+    async with FakeSlackAPI() as slack:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = str(busy.getsockname()[1])
+            for args, env, expected in [
+                (("slack", "--http", "--port", port), {}, f"{port} cannot be used"),
+                (("console", "--port", port), {}, "--port only applies"),
+                (("slack", "--http"), {"SLACK_BOT_TOKEN": "xoxz-revoked"}, "refused by Slack: invalid_auth"),
+                (
+                    ("slack", "--http"),
+                    {"SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"},
+                    "cannot be reached",
+                ),
+            ]:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", *args, cwd=tmp_path,
+                    env=_env(tmp_path, **{**creds, "SLACK_API_URL": slack.api_url, **env}),
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+                lines = err.decode().strip().splitlines()
+                assert proc.returncode == 2 and expected in lines[-1] and "Traceback" not in err.decode(), (
+                    lines
+                )
+                assert "xoxz-revoked" not in err.decode()
