@@ -15,13 +15,20 @@ from bot.config import ConfigError
 
 _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+ACK_SENT = "ack_sent"
+"""Context key: an event set once the HTTP response (the ack) is on its way to Slack."""
 
 
 def web_app(app: AsyncApp) -> web.Application:
     """Bolt's request URL plus a health check, as an aiohttp application."""
 
     async def events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+        bolt_request = await to_bolt_request(request)
+        ack_sent = bolt_request.context[ACK_SENT] = asyncio.Event()
+        try:
+            return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        finally:
+            ack_sent.set()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

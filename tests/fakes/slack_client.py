@@ -15,6 +15,7 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 SIGNING_SECRET = "test-signing-secret"
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass
@@ -29,7 +30,7 @@ class SlackSender:
     secret: str = SIGNING_SECRET
     ack_times: list[float] = field(default_factory=list)
 
-    async def post(
+    def signed(
         self,
         body: str,
         content_type: str,
@@ -37,23 +38,34 @@ class SlackSender:
         timestamp: int | None = None,
         signature: str | None = None,
         retry: int | None = None,
-    ) -> tuple[int, str]:
+    ) -> dict[str, str]:
+        """Headers Slack would send with ``body``."""
         ts = str(timestamp if timestamp is not None else int(time.time()))
         retried = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-        headers = {
+        return {
             **retried,
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature
             or SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body),
         }
+
+    async def send(self, body: str, headers: dict[str, str]) -> tuple[int, str]:
+        """POST a prepared request; its round trip is recorded in ``ack_times``."""
         started = time.perf_counter()
         async with self.session.post(self.events_url, data=body.encode(), headers=headers) as response:
             text = await response.text()
         self.ack_times.append(time.perf_counter() - started)
         return response.status, text
 
+    async def post(self, body: str, content_type: str, **signing: Any) -> tuple[int, str]:
+        return await self.send(body, self.signed(body, content_type, **signing))
+
     async def slash(self, command: str, text: str, *, user: str = "U1", **overrides: Any) -> tuple[int, str]:
+        return await self.post(self.slash_body(command, text, user=user, **overrides), FORM)
+
+    def slash_body(self, command: str, text: str, *, user: str = "U1", **overrides: Any) -> str:
+        """A slash command's form body, as Slack posts it."""
         form = {
             "token": "legacy",
             "team_id": self.team,
@@ -70,7 +82,7 @@ class SlackSender:
             "trigger_id": uuid.uuid4().hex,
         }
         form.update(overrides)
-        return await self.post(urlencode(form), "application/x-www-form-urlencoded")
+        return urlencode(form)
 
     async def click(
         self, message: dict[str, Any], action_id: str, *, user: str = "U1", action_ts: str | None = None
