@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -26,8 +26,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render
 from bot.config import ConfigError
+from bot.slack_ack import AFTER_ACK
 from bot.slack_reply import Respond, SlackPlace, SlackReply, send_ephemeral
-from bot.slack_server import ACK_SENT
 from bot.slack_stream import SlackStreamer
 from core.errors import BotError
 from core.janken import Move, Opponent
@@ -103,12 +103,15 @@ class SlackListeners:
         self._streamer = streamer
         self._working: set[asyncio.Task[Any]] = set()
 
-    @contextlib.contextmanager
-    def _working_on(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def _working_on(self, context: AsyncBoltContext) -> AsyncIterator[None]:
+        """Remember this task (a shutdown lets it finish); start once the ack has gone out."""
         task = asyncio.current_task()
         if task is not None:
             self._working.add(task)
         try:
+            if (turn := context.get(AFTER_ACK)) is not None:
+                await turn.wait()
             yield
         finally:
             self._working.discard(task)  # type: ignore[arg-type]
@@ -136,8 +139,7 @@ class SlackListeners:
         else:
             await ack()
         place, command = from_slash_command(body)
-        await _after_ack(context)
-        with self._working_on():
+        async with self._working_on(context):
             try:
                 await HANDLERS[name](command, self._reply(client, place, respond), self._services)
             finally:
@@ -145,7 +147,13 @@ class SlackListeners:
                     await _dismiss(respond)
 
     async def move_button(
-        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: Respond,
     ) -> None:
         await ack()
         state = json.loads(action["value"])
@@ -153,37 +161,56 @@ class SlackListeners:
         board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
         place, command = from_click(body)
         request = JankenRequest("play", move=move, board=board)
-        with self._working_on():
+        async with self._working_on(context):
             await janken.run(request, command, self._reply(client, place, respond), self._services)
 
     async def again_button(
-        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Respond
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: Respond,
     ) -> None:
         await ack()
         state = json.loads(action["value"])
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
         place, command = from_click(body)
         request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
-        with self._working_on():
+        async with self._working_on(context):
             await janken.run(request, command, self._reply(client, place, respond), self._services)
 
     async def mention(
-        self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest, client: AsyncWebClient
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        request: AsyncBoltRequest,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         if not _is_retry(request):
-            await self._ask(from_message(event, team=body["team_id"]), client)
+            await self._ask(from_message(event, team=body["team_id"]), client, context)
 
     async def direct_message(
-        self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest, client: AsyncWebClient
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        request: AsyncBoltRequest,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         if not _is_retry(request):
-            await self._ask(from_message(event, team=body["team_id"], conversation=DM_CONVERSATION), client)
+            dm = from_message(event, team=body["team_id"], conversation=DM_CONVERSATION)
+            await self._ask(dm, client, context)
 
-    async def _ask(self, translated: tuple[SlackPlace, Command], client: AsyncWebClient) -> None:
+    async def _ask(
+        self, translated: tuple[SlackPlace, Command], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         place, command = translated
-        with self._working_on():
+        async with self._working_on(context):
             await HANDLERS["ask"](command, self._reply(client, place), self._services)
 
     async def error(
@@ -249,13 +276,6 @@ def from_message(
         request_id=event.get("client_msg_id") or event["ts"],
     )
     return place, command
-
-
-async def _after_ack(context: AsyncBoltContext) -> None:
-    """Let Slack have its answer before slow work starts: under a burst, acks go out first."""
-    ack_sent = context.get(ACK_SENT)
-    if ack_sent is not None:
-        await ack_sent.wait()
 
 
 def _is_retry(request: AsyncBoltRequest) -> bool:

@@ -12,23 +12,24 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import ConfigError
+from bot.slack_ack import AFTER_ACK, AckFirst
 
 _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
-ACK_SENT = "ack_sent"
-"""Context key: an event set once the HTTP response (the ack) is on its way to Slack."""
 
 
 def web_app(app: AsyncApp) -> web.Application:
     """Bolt's request URL plus a health check, as an aiohttp application."""
+    ack_first = AckFirst()
 
     async def events(request: web.Request) -> web.Response:
+        turn = ack_first.arrived()
         bolt_request = await to_bolt_request(request)
-        ack_sent = bolt_request.context[ACK_SENT] = asyncio.Event()
+        bolt_request.context[AFTER_ACK] = turn
         try:
             return await to_aiohttp_response(await app.async_dispatch(bolt_request))
         finally:
-            ack_sent.set()
+            turn.sent()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
