@@ -145,8 +145,7 @@ class SlackStreamer:
         await _Stream(self, target).run(deltas)
 
     async def open(self, target: StreamTarget, raw: str, *, final: bool) -> LiveMessage:
-        """Start a message, falling back to post-and-edit when native streaming is refused."""
-        await self.pacer.post(target.team, target.channel)
+        """Start a message (its post turn already taken), falling back to post-and-edit if refused."""
         if not self.native_for(target.team):
             return await _shown(_EditedMessage(self._client, target), raw, final)
         try:
@@ -176,6 +175,7 @@ class _Stream:
         self._changed = asyncio.Event()
         self._message: LiveMessage | None = None
         self._last_edit = 0.0
+        self._may_post = False
 
     async def run(self, deltas: AsyncIterator[str]) -> None:
         reader = asyncio.create_task(self._read(deltas))
@@ -183,9 +183,7 @@ class _Stream:
             while True:
                 await self._changed.wait()
                 self._changed.clear()
-                if self._message is not None and not reader.done():
-                    method = self._message.edit_method
-                    await self._streamer.pacer.edit(method, self._target.team, self._last_edit)
+                await self._turn(reader)
                 finished = reader.done()
                 await self._sync(final=finished)
                 if finished:
@@ -195,6 +193,30 @@ class _Stream:
             await self._close_early(exc)
             raise
         await reader  # the model's failure, if any, once its partial text is marked and shown
+
+    async def _turn(self, reader: asyncio.Task[None]) -> None:
+        """Wait for the next write's turn; the text to show is read only once it has come.
+
+        A new message waits for the channel's post turn, an edit for the workspace's
+        edit turn. A native stream's last write (``chat.stopStream``) is no edit: once
+        the answer is complete it goes at once, without waiting for an edit turn.
+        """
+        pacer, target = self._streamer.pacer, self._target
+        if self._message is None:
+            if not self._may_post:
+                await pacer.post(target.team, target.channel)
+                self._may_post = True
+            return
+        if isinstance(self._message, _NativeMessage) and reader.done():
+            return
+        turn = asyncio.ensure_future(pacer.edit(self._message.edit_method, target.team, self._last_edit))
+        try:
+            if isinstance(self._message, _NativeMessage):
+                await asyncio.wait({turn, reader}, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await turn
+        finally:
+            turn.cancel()
 
     async def _read(self, deltas: AsyncIterator[str]) -> None:
         try:
@@ -219,6 +241,9 @@ class _Stream:
 
     async def _show(self, raw: str, *, final: bool) -> None:
         if self._message is None:
+            if not self._may_post:  # a continuation message, its text already fixed
+                await self._streamer.pacer.post(self._target.team, self._target.channel)
+            self._may_post = False
             self._message = await self._streamer.open(self._target, raw, final=final)
         else:
             await self._message.show(raw, final=final)
