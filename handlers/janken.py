@@ -47,8 +47,10 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
         await play(request.move, command, reply, services, board=request.board)
     elif request.action == "start" and request.character:
         await start_character(request.character, command, reply, services)
-    elif request.action == "again":
-        await start(request.opponent or builtin_opponent(command.locale), command, reply, services)
+    elif request.action == "again":  # a second click shows the game the first one started
+        opponent = request.opponent or builtin_opponent(command.locale)
+        game = await services.store.ensure_game(command.player, new_game(opponent, services))
+        await reply.show_game(GameView(player=command.display_name, game=game))
     elif request.action == "stats":
         stats = await services.store.get_stats(command.player)
         await reply.send_private(text("stats", command.locale, **vars(stats)))

@@ -3,12 +3,14 @@ Slack's Web API faked on a local port, OpenAI faked on another."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from core.store import PlayerKey
+from tests.fakes.slack_api import Message
 from tests.fakes.slack_client import until
 from tests.slack_harness import SlackBot, start_bot
 
@@ -243,23 +245,40 @@ def as_payload(message) -> dict:  # type: ignore[no-untyped-def, type-arg]
     return {"channel": message.channel, "ts": message.ts, "blocks": message.blocks, "text": message.text}
 
 
-async def test_janken_plays_to_the_end_by_button_clicks(bot: SlackBot) -> None:
+async def play_to_the_end(bot: SlackBot) -> tuple[Message, int]:
+    """Click rock until the game ends; the final board and the number of rounds."""
     await bot.send.slash("/janken", "")
     board = (await until(lambda: boards(bot)))[0]
     for click in range(60):
         actions = [e["action_id"] for b in board.blocks if b["type"] == "actions" for e in b["elements"]]
         if actions == ["janken_again"]:
-            break
+            return board, click
         updates = len(bot.slack.calls_to("chat.update"))
         status, _ = await bot.send.click(as_payload(board), "janken_rock")
         assert status == 200
         await until(lambda: len(bot.slack.calls_to("chat.update")) > updates)
         board = bot.slack.messages[(board.channel, board.ts)]
-    else:
-        pytest.fail("the game never ended")
+    pytest.fail("the game never ended")
+
+
+async def test_janken_plays_to_the_end_by_button_clicks(bot: SlackBot) -> None:
+    board, rounds = await play_to_the_end(bot)
     assert "You beat" in board.text or "wins the game" in board.text
     stats = await bot.store.get_stats(_player("U1"))
-    assert stats.games_won + stats.games_lost == 1 and stats.wins + stats.losses + stats.draws == click
+    assert stats.games_won + stats.games_lost == 1 and stats.wins + stats.losses + stats.draws == rounds
+
+
+async def test_play_again_clicked_twice_starts_one_game(bot: SlackBot) -> None:
+    board, _ = await play_to_the_end(bot)
+    updates = len(bot.slack.calls_to("chat.update"))
+    await bot.send.click(as_payload(board), "janken_again", action_ts="1800000000.3")
+    await bot.send.click(as_payload(board), "janken_again", action_ts="1800000000.3")
+    await until(lambda: len(bot.slack.calls_to("chat.update")) >= updates + 2)
+    await until(lambda: _settled(bot))
+    game = await bot.store.get_game(_player("U1"))
+    assert game is not None and game.rounds_played == 0
+    shown = [json.dumps(c.args.get("blocks")) for c in bot.slack.calls_to("chat.update")[updates:]]
+    assert len(shown) == 2 and all(game.game_id in blocks for blocks in shown)
 
 
 def _player(user: str) -> PlayerKey:
