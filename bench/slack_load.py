@@ -99,7 +99,7 @@ class Completion:
     complete: int
     wall: float | None  # seconds from the first request until all were complete
     last_seen: float  # seconds from the first request to the last new completion
-    answer_ts: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (channel, ts)
+    answer_ts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # user -> [(channel, ts)]
 
 
 @dataclass
@@ -298,26 +298,36 @@ async def _warm(session: aiohttp.ClientSession, base: str) -> None:
 
 def find_answers(
     messages: dict[tuple[str, str], Message], expected: str, native: bool
-) -> tuple[dict[str, tuple[str, str]], set[str]]:
-    """Per asking user: their answer message (channel, ts), and the users whose answer is complete.
+) -> tuple[dict[str, list[tuple[str, str]]], set[str]]:
+    """Per asking user: their answer's messages (channel, ts), and the users whose answer is complete.
 
-    The question is the top-level message mentioning the user; the answer is in its thread.
+    The question is the top-level message mentioning the user; the answer is in its thread,
+    in one message or, past a message's limit, several (compared ignoring where they split).
     """
     question_of: dict[tuple[str, str], str] = {}
     for (channel, ts), message in messages.items():
         mention = _MENTION.search(message.text)
         if message.thread_ts is None and mention:
             question_of[(channel, ts)] = mention.group(1)
-    answers: dict[str, tuple[str, str]] = {}
+    parts: dict[str, list[Message]] = {}
+    for message in messages.values():
+        user = question_of.get((message.channel, message.thread_ts or ""))
+        if user is not None and not message.deleted:
+            parts.setdefault(user, []).append(message)
+    answers: dict[str, list[tuple[str, str]]] = {}
     complete: set[str] = set()
-    for (channel, ts), message in messages.items():
-        user = question_of.get((channel, message.thread_ts or ""))
-        if user is None or message.deleted:
-            continue
-        answers[user] = (channel, ts)
-        if message.text == expected and not (native and message.streaming):
+    for user, answer in parts.items():
+        answer.sort(key=lambda m: _ts_key(m.ts))
+        answers[user] = [(m.channel, m.ts) for m in answer]
+        text = " ".join(m.text for m in answer)
+        if text.split() == expected.split() and not (native and any(m.streaming for m in answer)):
             complete.add(user)
     return answers, complete
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, micros = ts.partition(".")
+    return int(seconds), int(micros or 0)
 
 
 async def wait_complete(
@@ -352,9 +362,11 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def edits_per_answer(slack: FakeSlackAPI, answers: dict[str, tuple[str, str]], method: str) -> list[int]:
+def edits_per_answer(
+    slack: FakeSlackAPI, answers: dict[str, list[tuple[str, str]]], method: str
+) -> list[int]:
     per_message = Counter((str(c.args.get("channel")), str(c.args.get("ts"))) for c in slack.calls_to(method))
-    return [per_message[where] for where in answers.values()]
+    return [sum(per_message[where] for where in messages) for messages in answers.values()]
 
 
 def busiest_minute(times: Sequence[float]) -> int:
