@@ -9,6 +9,7 @@ a private message to the person who asked; no traceback reaches Slack.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -20,7 +21,6 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,6 +39,8 @@ from handlers.registry import HANDLERS
 _log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 COMMANDS = tuple(HANDLERS)
+SEEN_EVENTS = 10_000
+"""How many recent event ids to remember, to answer a redelivered event once."""
 DM_CONVERSATION = "dm"
 """In a DM every message continues one conversation, threaded or not."""
 
@@ -102,6 +104,7 @@ class SlackListeners:
         self._services = services
         self._streamer = streamer
         self._working: set[asyncio.Task[Any]] = set()
+        self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     @contextlib.asynccontextmanager
     async def _working_on(self, context: AsyncBoltContext) -> AsyncIterator[None]:
@@ -185,26 +188,40 @@ class SlackListeners:
         self,
         event: dict[str, Any],
         body: dict[str, Any],
-        request: AsyncBoltRequest,
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        if not _is_retry(request):
+        if self._first_delivery(body):
             await self._ask(from_message(event, team=body["team_id"]), client, context)
 
     async def direct_message(
         self,
         event: dict[str, Any],
         body: dict[str, Any],
-        request: AsyncBoltRequest,
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        if not _is_retry(request):
+        if self._first_delivery(body):
             dm = from_message(event, team=body["team_id"], conversation=DM_CONVERSATION)
             await self._ask(dm, client, context)
+
+    def _first_delivery(self, body: dict[str, Any]) -> bool:
+        """Slack redelivers an event it thinks we missed, with the same ``event_id``: answer it once.
+
+        A redelivery of an event this process never saw (say, during a restart) is answered.
+        """
+        event_id = body.get("event_id")
+        if event_id is None:
+            return True
+        if event_id in self._seen_events:
+            _log.info("ignoring a redelivered event %s", event_id)
+            return False
+        self._seen_events[event_id] = None
+        if len(self._seen_events) > SEEN_EVENTS:
+            self._seen_events.popitem(last=False)
+        return True
 
     async def _ask(
         self, translated: tuple[SlackPlace, Command], client: AsyncWebClient, context: AsyncBoltContext
@@ -276,14 +293,6 @@ def from_message(
         request_id=event.get("client_msg_id") or event["ts"],
     )
     return place, command
-
-
-def _is_retry(request: AsyncBoltRequest) -> bool:
-    """Slack redelivers an event it thinks we missed; the first delivery is already being answered."""
-    if request.headers.get("x-slack-retry-num"):
-        _log.info("ignoring a redelivered event (%s)", request.headers.get("x-slack-retry-reason"))
-        return True
-    return False
 
 
 async def _dismiss(respond: Respond) -> None:

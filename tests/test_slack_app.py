@@ -380,16 +380,13 @@ async def test_a_long_native_answer_continues_in_further_streams_with_nothing_lo
         assert " ".join(" ".join(m.text for m in parts).split()) == " ".join(words)
 
 
-async def test_redelivered_events_are_not_answered_twice(bot: SlackBot) -> None:
-    event = {
-        "type": "app_mention",
-        "user": "U1",
-        "text": "<@UBOT> hi",
-        "ts": "1800000000.0009",
-        "channel": "C1",
-    }
-    await bot.send.event(event)
-    await bot.send.event(event, retry=1)
-    await until(lambda: bot.slack.calls_to("chat.stopStream"))
+async def test_redelivered_events_are_answered_once(bot: SlackBot) -> None:
+    def mention(ts: str) -> dict[str, str]:
+        return {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": ts, "channel": "C1"}
+
+    await bot.send.event(mention("1800000000.0009"), event_id="Ev1")
+    await bot.send.event(mention("1800000000.0009"), event_id="Ev1", retry=1)  # seen: ignored
+    await bot.send.event(mention("1800000000.0010"), event_id="Ev2", retry=1)  # first delivery lost
+    await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
     await until(lambda: _settled(bot))
-    assert len(bot.openai.calls("chat")) == 1
+    assert len(bot.openai.calls("chat")) == 2

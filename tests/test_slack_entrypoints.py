@@ -47,6 +47,17 @@ async def test_socket_mode_hands_the_same_app_to_the_handler_and_answers_command
             assert "You threw ✊ rock" in board[0].text or "You both threw ✊ rock" in board[0].text
             opened = bot.slack.calls_to("apps.connections.open")[0]
             assert opened.headers["Authorization"] == "Bearer xapp-test"
+            mention = {
+                "type": "app_mention",
+                "user": "U1",
+                "text": "<@UBOT> hi",
+                "ts": "1.5",
+                "channel": "C1",
+            }
+            event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev9", "event": mention}
+            await bot.slack.send_envelope("events_api", event)  # a first delivery: retry_attempt 0
+            await until(lambda: bot.slack.calls_to("chat.stopStream"))
+            assert len(bot.openai.calls("chat")) == 1
         finally:
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)

@@ -124,13 +124,15 @@ class SlackSender:
             urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
         )
 
-    async def event(self, event: dict[str, Any], *, retry: int | None = None) -> tuple[int, str]:
+    async def event(
+        self, event: dict[str, Any], *, retry: int | None = None, event_id: str | None = None
+    ) -> tuple[int, str]:
         body = {
             "token": "legacy",
             "team_id": self.team,
             "api_app_id": "A1",
             "type": "event_callback",
-            "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
             "event_time": int(time.time()),
             "event": event,
         }
