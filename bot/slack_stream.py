@@ -189,7 +189,8 @@ class _Stream:
                 if finished:
                     break
         except BaseException as exc:
-            reader.cancel()
+            reader.cancel()  # and wait: the caller may close the deltas' generator next
+            await asyncio.gather(reader, return_exceptions=True)
             await self._close_early(exc)
             raise
         await reader  # the model's failure, if any, once its partial text is marked and shown

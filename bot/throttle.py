@@ -48,8 +48,9 @@ class EditBudget:
     async def acquire(self, key: Hashable) -> None:
         """Wait for this caller's turn to use ``key``."""
         wait = self.reserve(key)
-        if wait:
+        while wait > 0:
             await self._sleep(wait)
+            wait = self._held_until - self._clock()  # a Retry-After that came while we waited
 
     def pause(self, seconds: float) -> None:
         """Hold every key for ``seconds`` (the platform said Retry-After)."""

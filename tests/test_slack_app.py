@@ -202,6 +202,14 @@ async def test_ask_errors_reach_only_the_asker_and_leave_nothing_behind(bot: Sla
     assert len(dismissed) == 1  # the private "Thinking…" note is gone too
 
 
+async def test_a_refused_stream_start_tells_the_asker_what_slack_said(bot: SlackBot) -> None:
+    bot.openai.chunk_delay = 0.05  # the answer is still arriving when Slack refuses
+    bot.slack.fail("chat.startStream", error="not_in_channel", status=200, times=None)
+    await bot.send.slash("/ask", "hi")
+    responses = await until(bot.private_messages)
+    assert "Slack refused the bot's message (not_in_channel)" in responses[0].args["text"]
+
+
 async def test_empty_ask_gets_private_usage(bot: SlackBot) -> None:
     await bot.send.slash("/ask", "   ")
     responses = await until(bot.private_messages)

@@ -70,6 +70,20 @@ async def test_many_waiters_are_served_in_order_at_the_rate() -> None:
     assert clock.now == pytest.approx(1000 + 9 * 0.5)
 
 
+async def test_a_pause_during_a_wait_holds_that_waiter_too() -> None:
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:
+        if not clock.slept:
+            edits.pause(30)  # a 429 arrives while this caller waits its turn
+        await clock.sleep(seconds)
+
+    edits = EditBudget(60, 1, clock=clock, sleep=sleep)
+    edits.reserve("k")
+    await edits.acquire("k")
+    assert clock.now >= 1000 + 30
+
+
 @pytest.mark.parametrize(("per_minute", "burst"), [(0, 1), (-5, 1), (10, 0)])
 def test_nonsense_budgets_are_refused(per_minute: float, burst: int) -> None:
     with pytest.raises(ValueError):
