@@ -139,9 +139,12 @@ async def run_slack(
         session=session,
         retry_handlers=pacer.retry_handlers(),
     )
+    request_client = AsyncWebClient(  # Bolt's: a copy per request, with the checked token
+        base_url=settings.slack_api_url, session=session, retry_handlers=client.retry_handlers
+    )
     streamer = SlackStreamer(client, pacer, native=settings.slack_streaming == "native")
     app, listeners = await slack_app.build_app(
-        client, settings.slack_signing_secret or "", services, streamer
+        client, request_client, settings.slack_signing_secret or "", services, streamer
     )
     if http:
         await slack_server.serve_http(app, port or settings.port or DEFAULT_PORT, drain=listeners.drain)

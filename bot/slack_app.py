@@ -46,12 +46,18 @@ DM_CONVERSATION = "dm"
 
 
 async def build_app(
-    client: AsyncWebClient, signing_secret: str, services: Services, streamer: SlackStreamer
+    client: AsyncWebClient,
+    request_client: AsyncWebClient,
+    signing_secret: str,
+    services: Services,
+    streamer: SlackStreamer,
 ) -> tuple[AsyncApp, SlackListeners]:
     """The Bolt app for one workspace token, and its listeners (to drain on shutdown).
 
-    The token is checked once, here (``auth.test``): a bad token stops start-up with
-    one line, and a burst of first requests does not wait on an ``auth.test`` each.
+    The token (``client``'s) is checked once, here (``auth.test``): a bad token stops
+    start-up with one line, and a burst of first requests does not wait on an
+    ``auth.test`` each. Bolt gives every request a copy of ``request_client``
+    (same session, no token of its own) with the token from that check.
     """
     try:
         identity = await client.auth_test()
@@ -65,15 +71,8 @@ async def build_app(
     async def authorize() -> AuthorizeResult:
         return authorized
 
-    tokenless = AsyncWebClient(  # Bolt gives each request a copy and the token from ``authorize``
-        base_url=client.base_url,
-        session=client.session,
-        timeout=client.timeout,
-        retry_handlers=client.retry_handlers,
-        logger=client.logger,
-    )
     app = AsyncApp(
-        client=tokenless,
+        client=request_client,
         authorize=authorize,
         signing_secret=signing_secret,
         logger=logging.getLogger("bot.slack.bolt"),
@@ -241,8 +240,12 @@ class SlackListeners:
             message = text("internal_error")
             _log.error("listener failed", exc_info=error)
         place = _place_of(body)
-        if place is not None:
+        if place is None:
+            return
+        try:
             await send_ephemeral(client, place, message, respond)
+        except BotError as failed:  # Slack itself is failing: the log is all that is left
+            _log.warning("could not tell %s about an error: %s", place.user, failed.user_message)
 
 
 def from_slash_command(body: dict[str, Any]) -> tuple[SlackPlace, Command]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render
 from bot.slack_stream import SlackStreamer, StreamTarget
 from core.ai import GeneratedImage
-from core.errors import UpstreamError
+from core.errors import Unavailable, UpstreamError
 from core.messages import text
 from handlers.janken_text import describe
 from handlers.port import GameView
@@ -34,13 +36,19 @@ class SlackPlace:
     locale: str = "en"
 
 
+UNREACHABLE = (aiohttp.ClientError, asyncio.TimeoutError)
+"""What slack_sdk raises when Slack cannot be reached (after its own retries)."""
+
+
 @contextlib.contextmanager
 def slack_errors() -> Iterator[None]:
-    """Slack Web API failures become our own error, with the cause kept."""
+    """Slack Web API failures become our own errors, with the cause kept."""
     try:
         yield
     except SlackApiError as exc:
         raise UpstreamError(text("slack_failed", error=exc.response.get("error", "unknown"))) from exc
+    except UNREACHABLE as exc:
+        raise Unavailable(text("slack_unreachable")) from exc
 
 
 class SlackReply:
@@ -111,6 +119,7 @@ class SlackReply:
         fallback = slack_render.escape_mrkdwn(describe(view, self._place.locale))
         with slack_errors():
             if self._place.board_ts:
+                await self._streamer.pacer.edit("chat.update", self._place.team, since=0.0)
                 await self._client.chat_update(
                     channel=self._place.channel, ts=self._place.board_ts, blocks=blocks, text=fallback
                 )
@@ -137,7 +146,7 @@ class SlackReply:
         finally:
             try:
                 await self._client.chat_delete(channel=self._place.channel, ts=posted["ts"])
-            except SlackApiError:
+            except (SlackApiError, *UNREACHABLE):
                 _log.warning("could not remove a progress message", exc_info=True)
 
 
@@ -147,10 +156,14 @@ async def send_ephemeral(
     """Show ``message`` to the user alone: through ``response_url`` when there is one that works."""
     safe = slack_render.escape_mrkdwn(message)
     if respond is not None:
-        answer = await respond(text=safe, response_type="ephemeral", replace_original=False)
-        if getattr(answer, "status_code", 200) == 200:
-            return
-        _log.warning("response_url refused a message (%s); posting it ephemerally", answer.status_code)
+        try:
+            answer = await respond(text=safe, response_type="ephemeral", replace_original=False)
+        except UNREACHABLE as exc:
+            _log.warning("response_url failed (%r); posting the message ephemerally", exc)
+        else:
+            if getattr(answer, "status_code", 200) == 200:
+                return
+            _log.warning("response_url refused a message (%s); posting it ephemerally", answer.status_code)
     with slack_errors():
         await client.chat_postEphemeral(
             channel=place.channel, user=place.user, text=safe, thread_ts=place.thread_ts

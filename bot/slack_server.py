@@ -10,6 +10,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError
 from bot.slack_ack import AFTER_ACK, AckFirst
@@ -40,35 +41,35 @@ def web_app(app: AsyncApp) -> web.Application:
     return application
 
 
-async def serve_http(
-    app: AsyncApp, port: int, host: str = "0.0.0.0", *, drain: Callable[[], Awaitable[None]] | None = None
-) -> None:
-    """Serve until cancelled; then let answers in progress finish (``drain``) and close cleanly."""
+async def serve_http(app: AsyncApp, port: int, *, drain: Callable[[], Awaitable[None]]) -> None:
+    """Serve until cancelled; then stop taking requests, let answers in progress finish, close."""
     runner = web.AppRunner(web_app(app))
     await runner.setup()
+    site = web.TCPSite(runner, "0.0.0.0", port)
     try:
         try:
-            await web.TCPSite(runner, host, port).start()
+            await site.start()
         except OSError as exc:
             raise ConfigError(f"PORT (or --port) {port} cannot be used: {exc.strerror}") from exc
         _log.info("Slack over HTTP on port %s (POST %s, GET /healthz)", port, EVENTS_PATH)
         await asyncio.Event().wait()
     finally:
-        if drain is not None:
-            await drain()
+        await site.stop()  # a command arriving now would be acked and then cut off
+        await drain()
         await runner.cleanup()
 
 
-async def serve_socket_mode(
-    app: AsyncApp, app_token: str, *, drain: Callable[[], Awaitable[None]] | None = None
-) -> None:
+async def serve_socket_mode(app: AsyncApp, app_token: str, *, drain: Callable[[], Awaitable[None]]) -> None:
     """Hold a Socket Mode connection until cancelled; the web client's base URL is reused."""
+    try:  # slack_sdk would retry a refused token forever, logging a traceback each time
+        await app.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack: {exc.response.get('error')}") from exc
     handler = AsyncSocketModeHandler(app, app_token)
     try:
         await handler.connect_async()
         _log.info("Slack in Socket Mode")
         await asyncio.Event().wait()
     finally:
-        if drain is not None:
-            await drain()
+        await drain()
         await handler.close_async()

@@ -39,6 +39,7 @@ _EN = {
     "ai_failed": "OpenAI could not handle that request ({detail}).",
     "internal_error": "Sorry, something went wrong on my side. The error has been logged.",
     "slack_failed": "Slack refused the bot's message ({error}).",
+    "slack_unreachable": "Slack could not be reached just now. Please try again shortly.",
     "store_unavailable": "The bot's storage is unavailable right now. Please try again shortly.",
     # progress and captions
     "drawing": "Drawing {prompt}…",

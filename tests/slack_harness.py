@@ -62,7 +62,10 @@ async def start_bot(
             services = Services(
                 ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
             )
-            app, _ = await slack_app.build_app(client, SIGNING_SECRET, services, streamer)
+            request_client = AsyncWebClient(
+                base_url=slack.api_url, session=session, retry_handlers=client.retry_handlers
+            )
+            app, _ = await slack_app.build_app(client, request_client, SIGNING_SECRET, services, streamer)
             runner = web.AppRunner(slack_server.web_app(app))
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)

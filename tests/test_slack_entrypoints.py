@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 async def test_socket_mode_hands_the_same_app_to_the_handler_and_answers_commands() -> None:
     async for bot in start_bot():
         app = bot.app
-        serving = asyncio.create_task(slack_server.serve_socket_mode(app, "xapp-test"))
+        serving = asyncio.create_task(
+            slack_server.serve_socket_mode(app, "xapp-test", drain=lambda: asyncio.sleep(0))
+        )
         try:
             await bot.slack.wait_for_socket()
             payload = {
@@ -170,6 +172,7 @@ async def test_a_busy_port_a_stray_port_flag_or_a_refused_token_stops_start_up_w
                 (("slack", "--http", "--port", port), {}, f"{port} cannot be used"),
                 (("console", "--port", port), {}, "--port only applies"),
                 (("slack", "--http"), {"SLACK_BOT_TOKEN": "xoxz-revoked"}, "refused by Slack: invalid_auth"),
+                (("slack",), {"SLACK_APP_TOKEN": "xoxz-revoked"}, "SLACK_APP_TOKEN was refused by Slack"),
                 (
                     ("slack", "--http"),
                     {"SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"},
