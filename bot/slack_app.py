@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -75,6 +74,7 @@ async def build_app(
         client=request_client,
         authorize=authorize,
         signing_secret=signing_secret,
+        process_before_response=True,  # listeners return at once; their work runs in tasks (_start)
         logger=logging.getLogger("bot.slack.bolt"),
     )
     return app, register(app, services, streamer)
@@ -94,29 +94,40 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> Slac
 
 
 class SlackListeners:
-    """Bolt listeners: acknowledge, translate, hand over to the shared handlers.
+    """Bolt listeners: acknowledge, translate, and start the shared handler in the background.
 
-    Each remembers its task while it works, so a shutdown can let answers finish.
+    Bolt answers Slack as soon as a listener returns, so each returns right after its
+    ack; the work runs in a task of its own, remembered so a shutdown can let it finish.
     """
 
     def __init__(self, services: Services, streamer: SlackStreamer) -> None:
         self._services = services
         self._streamer = streamer
-        self._working: set[asyncio.Task[Any]] = set()
+        self._working: set[asyncio.Task[None]] = set()
         self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
 
-    @contextlib.asynccontextmanager
-    async def _working_on(self, context: AsyncBoltContext) -> AsyncIterator[None]:
-        """Remember this task (a shutdown lets it finish); start once the ack has gone out."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._working.add(task)
-        try:
-            if (turn := context.get(AFTER_ACK)) is not None:
-                await turn.wait()
-            yield
-        finally:
-            self._working.discard(task)  # type: ignore[arg-type]
+    def _start(
+        self,
+        work: Callable[[], Awaitable[None]],
+        context: AsyncBoltContext,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: Respond | None = None,
+    ) -> None:
+        """Run ``work`` once the ack is out; its failure goes to the one error handler."""
+        turn = context.get(AFTER_ACK)
+
+        async def run() -> None:
+            try:
+                if turn is not None:
+                    await turn.wait()
+                await work()
+            except Exception as exc:
+                await self.error(exc, body, client, respond)
+
+        task = asyncio.create_task(run())
+        self._working.add(task)
+        task.add_done_callback(self._working.discard)
 
     async def drain(self, timeout: float = 20.0) -> None:
         """Give answers in progress up to ``timeout`` seconds to finish."""
@@ -141,12 +152,15 @@ class SlackListeners:
         else:
             await ack()
         place, command = from_slash_command(body)
-        async with self._working_on(context):
+
+        async def work() -> None:
             try:
                 await HANDLERS[name](command, self._reply(client, place, respond), self._services)
             finally:
                 if name == "ask":
                     await _dismiss(respond)
+
+        self._start(work, context, body, client, respond)
 
     async def move_button(
         self,
@@ -161,10 +175,7 @@ class SlackListeners:
         state = json.loads(action["value"])
         move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
         board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
-        place, command = from_click(body)
-        request = JankenRequest("play", move=move, board=board)
-        async with self._working_on(context):
-            await janken.run(request, command, self._reply(client, place, respond), self._services)
+        self._play(JankenRequest("play", move=move, board=board), context, body, client, respond)
 
     async def again_button(
         self,
@@ -178,10 +189,22 @@ class SlackListeners:
         await ack()
         state = json.loads(action["value"])
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
-        place, command = from_click(body)
         request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
-        async with self._working_on(context):
-            await janken.run(request, command, self._reply(client, place, respond), self._services)
+        self._play(request, context, body, client, respond)
+
+    def _play(
+        self,
+        request: JankenRequest,
+        context: AsyncBoltContext,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: Respond,
+    ) -> None:
+        place, command = from_click(body)
+        reply = self._reply(client, place, respond)
+        self._start(
+            lambda: janken.run(request, command, reply, self._services), context, body, client, respond
+        )
 
     async def mention(
         self,
@@ -191,7 +214,7 @@ class SlackListeners:
         client: AsyncWebClient,
     ) -> None:
         if self._first_delivery(body):
-            await self._ask(from_message(event, team=body["team_id"]), client, context)
+            self._ask(from_message(event, team=body["team_id"]), context, body, client)
 
     async def direct_message(
         self,
@@ -204,7 +227,7 @@ class SlackListeners:
             return
         if self._first_delivery(body):
             dm = from_message(event, team=body["team_id"], conversation=DM_CONVERSATION)
-            await self._ask(dm, client, context)
+            self._ask(dm, context, body, client)
 
     def _first_delivery(self, body: dict[str, Any]) -> bool:
         """Slack redelivers an event it thinks we missed, with the same ``event_id``: answer it once.
@@ -222,12 +245,16 @@ class SlackListeners:
             self._seen_events.popitem(last=False)
         return True
 
-    async def _ask(
-        self, translated: tuple[SlackPlace, Command], client: AsyncWebClient, context: AsyncBoltContext
+    def _ask(
+        self,
+        translated: tuple[SlackPlace, Command],
+        context: AsyncBoltContext,
+        body: dict[str, Any],
+        client: AsyncWebClient,
     ) -> None:
         place, command = translated
-        async with self._working_on(context):
-            await HANDLERS["ask"](command, self._reply(client, place), self._services)
+        reply = self._reply(client, place)
+        self._start(lambda: HANDLERS["ask"](command, reply, self._services), context, body, client)
 
     async def error(
         self, error: Exception, body: dict[str, Any], client: AsyncWebClient, respond: Respond | None = None
