@@ -2,32 +2,42 @@
 
 Slack wants every command answered within 3 seconds. Under a burst (two hundred
 ``/ask`` at once), work that starts right after one ack competes on the event
-loop with the requests still arriving, and their acks slip. So the HTTP front
-door notes each arrival, and a listener starts its slow work once its own ack
-is on the wire and no request has arrived for a moment, never later than
-``longest`` after its ack.
+loop with the acks still being made, and they slip. So the HTTP front door
+counts requests in and acks out, and a listener's work starts once every ack is
+out and no request has come in for a moment, never later than ``longest``
+after its own ack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 AFTER_ACK = "after_ack"
 """Bolt context key: the request's :class:`AckTurn`, set by the HTTP front door."""
 
 
 class AckFirst:
-    """Tracks arrivals at the front door; one per server."""
+    """Counts requests in and acks out at the front door; one per server."""
 
     def __init__(self, *, quiet: float = 0.02, longest: float = 0.25) -> None:
         self.quiet = quiet
         self.longest = longest
         self.last_arrival = 0.0
+        self.pending = 0
+        self.all_sent = asyncio.Event()
 
     def arrived(self) -> AckTurn:
-        """Note a request as it comes in; its listener waits on the returned turn."""
+        """Note a request as it comes in; call ``sent()`` on the returned turn once it is answered."""
         self.last_arrival = asyncio.get_running_loop().time()
+        self.pending += 1
+        self.all_sent.clear()
         return AckTurn(self)
+
+    def _answered(self) -> None:
+        self.pending -= 1
+        if not self.pending:
+            self.all_sent.set()
 
 
 class AckTurn:
@@ -38,11 +48,20 @@ class AckTurn:
         self._sent = asyncio.Event()
 
     def sent(self) -> None:
-        self._sent.set()
+        if not self._sent.is_set():
+            self._sent.set()
+            self._gate._answered()
 
     async def wait(self) -> None:
         await self._sent.wait()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._gate.longest
-        while (idle := loop.time() - self._gate.last_arrival) < self._gate.quiet and loop.time() < deadline:
-            await asyncio.sleep(self._gate.quiet - idle)
+        gate, loop = self._gate, asyncio.get_running_loop()
+        deadline = loop.time() + gate.longest
+        while (remaining := deadline - loop.time()) > 0:
+            if gate.pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gate.all_sent.wait(), remaining)
+                continue
+            idle = loop.time() - gate.last_arrival
+            if idle >= gate.quiet:
+                return
+            await asyncio.sleep(min(gate.quiet - idle, remaining))

@@ -24,8 +24,19 @@ async def test_work_waits_while_requests_keep_arriving_then_starts() -> None:
     waiting = asyncio.create_task(turn.wait())
     for _ in range(10):
         await asyncio.sleep(0.01)
-        gate.arrived()
+        gate.arrived().sent()
         assert not waiting.done()
+    await asyncio.wait_for(waiting, timeout=1)
+
+
+async def test_work_waits_until_every_ack_is_out() -> None:
+    gate = AckFirst(quiet=0.001, longest=5)
+    mine, other = gate.arrived(), gate.arrived()
+    mine.sent()
+    waiting = asyncio.create_task(mine.wait())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # another request is still waiting for its ack
+    other.sent()
     await asyncio.wait_for(waiting, timeout=1)
 
 
@@ -38,5 +49,5 @@ async def test_an_endless_burst_holds_work_back_no_longer_than_longest() -> None
         if waiting.done():
             break
         await asyncio.sleep(0.01)
-        gate.arrived()
+        gate.arrived().sent()
     assert waiting.done()
