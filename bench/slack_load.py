@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import multiprocessing
 import os
 import re
 import signal
@@ -45,6 +46,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -58,6 +60,7 @@ from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender
 ROOT = Path(__file__).resolve().parent.parent
 
 _T = TypeVar("_T")
+START: asyncio.Event  # the burst's starting gun, in the sending process
 CHANNELS = 10
 HEALTH_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
@@ -264,36 +267,60 @@ class RssSampler:
 # ----- load and completion ----------------------------------------------------------------
 
 
-async def send_one(sender: SlackSender, index: int, body: str, headers: dict[str, str]) -> Ack:
-    user, channel = f"UB{index:05d}", f"CB{index % CHANNELS:02d}"
+async def send_one(request: bytes, port: int) -> tuple[int, float]:
+    """One prepared HTTP/1.1 request on an open connection: its status, timed from write to answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await START.wait()
     started = time.perf_counter()
     try:
-        status, _ = await sender.send(body, headers)
-    except (TimeoutError, aiohttp.ClientError):
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
+        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        status = int(head.split(b" ", 2)[1])
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
         status = -1  # no HTTP response at all
-    return Ack(user, channel, status, time.perf_counter() - started)
+    finally:
+        writer.close()
+    return status, time.perf_counter() - started
 
 
-async def send_all(sender: SlackSender, n: int, base: str) -> list[Ack]:
-    """All N commands at once: each from its own user, spread over CHANNELS channels.
+async def _burst(requests: list[bytes], port: int) -> list[tuple[int, float]]:
+    global START
+    START = asyncio.Event()
+    sending = [asyncio.ensure_future(send_one(request, port)) for request in requests]
+    await asyncio.sleep(1)  # every connection open first, as at Slack's edge
+    START.set()
+    return list(await asyncio.gather(*sending))
 
-    As at Slack's edge, requests are signed and connections open before the burst, so
-    the latency measured is the bot's time to acknowledge, not the client's set-up.
+
+def burst(requests: list[bytes], port: int) -> list[tuple[int, float]]:
+    """Send every request at once, from a process of its own: the fakes' work cannot delay the timing."""
+    return asyncio.run(_burst(requests, port))
+
+
+async def send_all(
+    sender: SlackSender, port: int, pool: ProcessPoolExecutor, commands: Sequence[tuple[str, str, str, str]]
+) -> list[Ack]:
+    """Every ``(command, text, user, channel)`` at once.
+
+    Requests are signed and connections open before the burst, and the client is a
+    thin HTTP/1.1 writer in its own process, so the latency measured is the bot's
+    time to acknowledge rather than the load generator's own work.
     """
-    bodies = [
-        sender.slash_body(
-            "/ask", f"question number {i}", user=f"UB{i:05d}", channel_id=f"CB{i % CHANNELS:02d}"
-        )
-        for i in range(n)
-    ]
-    prepared = [(body, sender.signed(body, FORM)) for body in bodies]
-    await asyncio.gather(*(_warm(sender.session, base) for _ in range(n)))
-    return list(await asyncio.gather(*(send_one(sender, i, *prepared[i]) for i in range(n))))
+    requests = []
+    for command, text, user, channel in commands:
+        body = sender.slash_body(command, text, user=user, channel_id=channel)
+        headers = {**sender.signed(body, FORM), "Host": f"127.0.0.1:{port}", "Content-Length": str(len(body))}
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        requests.append(f"POST /slack/events HTTP/1.1\r\n{head}\r\n{body}".encode())
+    answered = await asyncio.get_running_loop().run_in_executor(pool, burst, requests, port)
+    return [Ack(c[2], c[3], status, seconds) for c, (status, seconds) in zip(commands, answered)]
 
 
-async def _warm(session: aiohttp.ClientSession, base: str) -> None:
-    async with session.get(f"{base}/healthz") as response:
-        await response.read()
+def asks(n: int) -> list[tuple[str, str, str, str]]:
+    """N ``/ask``, each from its own user, spread over CHANNELS channels."""
+    return [("/ask", f"question number {i}", f"UB{i:05d}", f"CB{i % CHANNELS:02d}") for i in range(n)]
 
 
 def find_answers(
@@ -457,22 +484,25 @@ def show_log(path: Path, lines: int = 15) -> None:
 
 
 async def load(
-    args: argparse.Namespace, proc: subprocess.Popen[bytes], base: str, slack: FakeSlackAPI, expected: str
+    args: argparse.Namespace, proc: subprocess.Popen[bytes], port: int, slack: FakeSlackAPI, expected: str
 ) -> Measured:
     """Wait for the bot, send the commands, wait for the answers; read the bot's figures."""
+    base = f"http://127.0.0.1:{port}"
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     sampler = RssSampler(proc.pid)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        print(f"bot healthy after {await wait_healthy(proc, base, session):.2f} s; sending {args.n} x /ask")
+        healthy = await wait_healthy(proc, base, session)
+        print(f"bot healthy after {healthy:.2f} s; sending {args.n} x /ask to the fresh process")
         sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
         sampler.start()
         try:
-            started = time.perf_counter()
-            acks = await send_all(sender, args.n, base)
-            want = sum(a.status == 200 for a in acks)
-            native = args.mode == "native"
-            done = await wait_complete(slack, proc, want, expected, native, started, args.timeout)
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                started = time.perf_counter()
+                acks = await send_all(sender, port, pool, asks(args.n))
+                want = sum(a.status == 200 for a in acks)
+                native = args.mode == "native"
+                done = await wait_complete(slack, proc, want, expected, native, started, args.timeout)
             alive = proc.poll() is None
             hwm, cpu = proc_status_kib(proc.pid, "VmHWM"), proc_cpu_seconds(proc.pid)
         finally:
@@ -494,7 +524,7 @@ async def run(args: argparse.Namespace) -> int:
             proc = start_bot(port, bot_env(ai, slack, args.mode, tmpdir), log_path)
             measured = None
             try:
-                measured = await load(args, proc, f"http://127.0.0.1:{port}", slack, "".join(ai.chunks))
+                measured = await load(args, proc, port, slack, "".join(ai.chunks))
             except BotDown as exc:
                 print(f"BOT NOT HEALTHY: {exc}")
             finally:
