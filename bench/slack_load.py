@@ -1,12 +1,10 @@
 """Load benchmark for the Slack bot over HTTP: N concurrent ``/ask`` slash commands.
 
 What it measures
-    * ack latency of each signed ``/ask`` POST to ``/slack/events`` (p50 / p99 / max) and
-      how many were not answered 200;
-    * whether every answer is complete in Slack (native mode: the stream was stopped with
-      ``chat.stopStream`` and its text is the whole model answer; update mode: the thread
-      message's last ``chat.postMessage``/``chat.update`` text is the whole answer), and the
-      wall time until all were;
+    * ack latency of each signed ``/ask`` POST to ``/slack/events`` (p50 / p99 / max), timed
+      from writing the request to reading the answer, and how many were not answered 200;
+    * whether every answer is complete in Slack (its thread messages, stopped if streamed,
+      add up to the whole model answer), and the wall time until all were;
     * edits per answer (``chat.appendStream`` per stream, or ``chat.update`` per answer),
       total Slack API calls and any 429s;
     * the bot's peak RSS: VmRSS sampled every 50 ms and VmHWM read just before stopping it,
@@ -14,9 +12,11 @@ What it measures
 
 How
     The fake OpenAI (streaming ``--chunks`` chunks ``--delay`` s apart) and the fake Slack
-    Web API run inside this process, on their own event loop in a daemon thread, so the
-    fakes' work does not delay the client's timing. The bot runs as a separate process,
-    ``python -m bot slack --http --port <free port>``, exactly as deployed.
+    Web API run inside this process, on their own event loop in a daemon thread. The bot
+    runs as a separate process, ``python -m bot slack --http --port <free port>``, exactly
+    as deployed, and is sent the burst as soon as it is healthy. The burst comes from a
+    third process: every connection opened first, then all N prepared requests written at
+    once, so neither the fakes' work nor the client's own shows up in the timing.
 
 Run it by hand (it is a report, not a test)::
 
