@@ -114,7 +114,11 @@ class SlackListeners:
         client: AsyncWebClient,
         respond: Respond | None = None,
     ) -> None:
-        """Run ``work`` once the ack is out; its failure goes to the one error handler."""
+        """Run ``work`` once the ack is out; its failure goes to the one error handler.
+
+        Everything after the ack happens in ``work``, reading the payload included:
+        Bolt would answer Slack with a 500 for an exception in the listener itself.
+        """
         turn = context.get(AFTER_ACK)
 
         async def run() -> None:
@@ -123,17 +127,23 @@ class SlackListeners:
                     await turn.wait()
                 await work()
             except Exception as exc:
-                await self.error(exc, body, client, respond)
+                try:
+                    await self.error(exc, body, client, respond)
+                except Exception:
+                    _log.exception("the error handler failed")
 
         task = asyncio.create_task(run())
         self._working.add(task)
         task.add_done_callback(self._working.discard)
 
     async def drain(self, timeout: float = 20.0) -> None:
-        """Give answers in progress up to ``timeout`` seconds to finish."""
+        """Give answers in progress (and any started meanwhile) up to ``timeout`` seconds to finish."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         if self._working:
             _log.info("letting %d answers finish before stopping", len(self._working))
-            await asyncio.wait(set(self._working), timeout=timeout)
+        while self._working and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._working), timeout=remaining)
 
     def _reply(self, client: AsyncWebClient, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
         return SlackReply(client, place, self._streamer, respond)
@@ -151,9 +161,9 @@ class SlackListeners:
             await ack(response_type="ephemeral", text=text("thinking"))
         else:
             await ack()
-        place, command = from_slash_command(body)
 
         async def work() -> None:
+            place, command = from_slash_command(body)
             try:
                 await HANDLERS[name](command, self._reply(client, place, respond), self._services)
             finally:
@@ -172,10 +182,14 @@ class SlackListeners:
         respond: Respond,
     ) -> None:
         await ack()
-        state = json.loads(action["value"])
-        move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
-        board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
-        self._play(JankenRequest("play", move=move, board=board), context, body, client, respond)
+
+        async def work() -> None:
+            state = json.loads(action["value"])
+            move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
+            board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
+            await self._play(JankenRequest("play", move=move, board=board), body, client, respond)
+
+        self._start(work, context, body, client, respond)
 
     async def again_button(
         self,
@@ -187,24 +201,20 @@ class SlackListeners:
         respond: Respond,
     ) -> None:
         await ack()
-        state = json.loads(action["value"])
-        opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
-        request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
-        self._play(request, context, body, client, respond)
 
-    def _play(
-        self,
-        request: JankenRequest,
-        context: AsyncBoltContext,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: Respond,
+        async def work() -> None:
+            state = json.loads(action["value"])
+            opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
+            request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
+            await self._play(request, body, client, respond)
+
+        self._start(work, context, body, client, respond)
+
+    async def _play(
+        self, request: JankenRequest, body: dict[str, Any], client: AsyncWebClient, respond: Respond
     ) -> None:
         place, command = from_click(body)
-        reply = self._reply(client, place, respond)
-        self._start(
-            lambda: janken.run(request, command, reply, self._services), context, body, client, respond
-        )
+        await janken.run(request, command, self._reply(client, place, respond), self._services)
 
     async def mention(
         self,
@@ -214,7 +224,7 @@ class SlackListeners:
         client: AsyncWebClient,
     ) -> None:
         if self._first_delivery(body):
-            self._ask(from_message(event, team=body["team_id"]), context, body, client)
+            self._start(lambda: self._ask(event, body, client), context, body, client)
 
     async def direct_message(
         self,
@@ -226,8 +236,7 @@ class SlackListeners:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         if self._first_delivery(body):
-            dm = from_message(event, team=body["team_id"], conversation=DM_CONVERSATION)
-            self._ask(dm, context, body, client)
+            self._start(lambda: self._ask(event, body, client, DM_CONVERSATION), context, body, client)
 
     def _first_delivery(self, body: dict[str, Any]) -> bool:
         """Slack redelivers an event it thinks we missed, with the same ``event_id``: answer it once.
@@ -245,16 +254,15 @@ class SlackListeners:
             self._seen_events.popitem(last=False)
         return True
 
-    def _ask(
+    async def _ask(
         self,
-        translated: tuple[SlackPlace, Command],
-        context: AsyncBoltContext,
+        event: dict[str, Any],
         body: dict[str, Any],
         client: AsyncWebClient,
+        conversation: str | None = None,
     ) -> None:
-        place, command = translated
-        reply = self._reply(client, place)
-        self._start(lambda: HANDLERS["ask"](command, reply, self._services), context, body, client)
+        place, command = from_message(event, team=body["team_id"], conversation=conversation)
+        await HANDLERS["ask"](command, self._reply(client, place), self._services)
 
     async def error(
         self, error: Exception, body: dict[str, Any], client: AsyncWebClient, respond: Respond | None = None

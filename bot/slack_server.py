@@ -19,15 +19,18 @@ _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
+ACK_FIRST = web.AppKey("ack_first", AckFirst)
+
+
 def web_app(app: AsyncApp) -> web.Application:
     """Bolt's request URL plus a health check, as an aiohttp application."""
     ack_first = AckFirst()
 
     async def events(request: web.Request) -> web.Response:
         turn = ack_first.arrived()
-        bolt_request = await to_bolt_request(request)
-        bolt_request.context[AFTER_ACK] = turn
-        try:
+        try:  # whatever happens to the request (a broken body too), it stops being pending
+            bolt_request = await to_bolt_request(request)
+            bolt_request.context[AFTER_ACK] = turn
             return await to_aiohttp_response(await app.async_dispatch(bolt_request))
         finally:
             turn.sent()
@@ -36,6 +39,7 @@ def web_app(app: AsyncApp) -> web.Application:
         return web.json_response({"ok": True})
 
     application = web.Application()
+    application[ACK_FIRST] = ack_first
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", healthz)
     return application

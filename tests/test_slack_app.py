@@ -7,11 +7,14 @@ import json
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from bot import slack_server
 from core.store import PlayerKey
 from tests.fakes.slack_api import Message
-from tests.fakes.slack_client import until
+from tests.fakes.slack_client import FORM, until
 from tests.slack_harness import SlackBot, start_bot
 
 PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U999>")
@@ -208,6 +211,30 @@ async def test_a_refused_stream_start_tells_the_asker_what_slack_said(bot: Slack
     await bot.send.slash("/ask", "hi")
     responses = await until(bot.private_messages)
     assert "Slack refused the bot's message (not_in_channel)" in responses[0].args["text"]
+
+
+async def test_a_click_slack_garbled_is_acked_and_answered_privately(bot: SlackBot) -> None:
+    button = {"type": "button", "action_id": "janken_rock", "value": "not json"}
+    board = {"channel": "C1", "ts": "1.000001", "blocks": [{"type": "actions", "elements": [button]}]}
+    status, _ = await bot.send.click(board, "janken_rock")
+    assert status == 200
+    responses = await until(bot.private_messages)
+    assert "something went wrong" in responses[0].args["text"]
+
+
+async def test_a_request_with_a_broken_body_does_not_hold_later_work_back(bot: SlackBot) -> None:
+    application = slack_server.web_app(bot.app)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{slack_server.EVENTS_PATH}"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, data=b"\xff\xfe", headers={"Content-Type": FORM}) as response:
+                assert response.status >= 400
+        assert application[slack_server.ACK_FIRST].pending == 0
+    finally:
+        await runner.cleanup()
 
 
 async def test_empty_ask_gets_private_usage(bot: SlackBot) -> None:
