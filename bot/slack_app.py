@@ -85,8 +85,8 @@ def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> Slac
     listen = SlackListeners(services, streamer)
     for name in COMMANDS:
         app.command(f"/{name}")(listen.slash_command)
-    app.action(slack_render.MOVE_ACTION)(listen.move_button)
-    app.action(slack_render.AGAIN_ACTION)(listen.again_button)
+    app.action(slack_render.MOVE_ACTION)(listen.janken_button)
+    app.action(slack_render.AGAIN_ACTION)(listen.janken_button)
     app.event("app_mention")(listen.mention)
     app.event("message")(listen.direct_message)
     app.error(listen.error)
@@ -172,7 +172,7 @@ class SlackListeners:
 
         self._start(work, context, body, client, respond)
 
-    async def move_button(
+    async def janken_button(
         self,
         ack: Any,
         body: dict[str, Any],
@@ -181,40 +181,15 @@ class SlackListeners:
         client: AsyncWebClient,
         respond: Respond,
     ) -> None:
+        """A move or "play again" on a board: one round (or one new game) per click."""
         await ack()
 
         async def work() -> None:
-            state = json.loads(action["value"])
-            move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
-            board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
-            await self._play(JankenRequest("play", move=move, board=board), body, client, respond)
+            place, command = from_click(body)
+            reply = self._reply(client, place, respond)
+            await janken.run(janken_request(action), command, reply, self._services)
 
         self._start(work, context, body, client, respond)
-
-    async def again_button(
-        self,
-        ack: Any,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        respond: Respond,
-    ) -> None:
-        await ack()
-
-        async def work() -> None:
-            state = json.loads(action["value"])
-            opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
-            request = JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
-            await self._play(request, body, client, respond)
-
-        self._start(work, context, body, client, respond)
-
-    async def _play(
-        self, request: JankenRequest, body: dict[str, Any], client: AsyncWebClient, respond: Respond
-    ) -> None:
-        place, command = from_click(body)
-        await janken.run(request, command, self._reply(client, place, respond), self._services)
 
     async def mention(
         self,
@@ -312,6 +287,18 @@ def from_click(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
         request_id=body["actions"][0].get("action_ts", ""),
     )
     return place, command
+
+
+def janken_request(action: dict[str, Any]) -> JankenRequest:
+    """What a board's button asks for, from the state its value carries."""
+    state = json.loads(action["value"])
+    if action["action_id"] == slack_render.AGAIN_ACTION:
+        opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
+        return JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
+    move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
+    return JankenRequest(
+        "play", move=move, board=Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
+    )
 
 
 def from_message(
