@@ -175,7 +175,6 @@ class _Stream:
         self._changed = asyncio.Event()
         self._message: LiveMessage | None = None
         self._last_edit = 0.0
-        self._may_post = False
 
     async def run(self, deltas: AsyncIterator[str]) -> None:
         reader = asyncio.create_task(self._read(deltas))
@@ -204,9 +203,7 @@ class _Stream:
         """
         pacer, target = self._streamer.pacer, self._target
         if self._message is None:
-            if not self._may_post:
-                await pacer.post(target.team, target.channel)
-                self._may_post = True
+            await pacer.post(target.team, target.channel)
             return
         if isinstance(self._message, _NativeMessage) and reader.done():
             return
@@ -237,14 +234,12 @@ class _Stream:
             head, self._raw = split_head(self._raw, limit, floor)
             await self._show(head, final=True)
             self._message = None
+            await self._streamer.pacer.post(self._target.team, self._target.channel)  # the next one's turn
         if self._raw or final:
             await self._show(self._raw, final=final)
 
     async def _show(self, raw: str, *, final: bool) -> None:
         if self._message is None:
-            if not self._may_post:  # a continuation message, its text already fixed
-                await self._streamer.pacer.post(self._target.team, self._target.channel)
-            self._may_post = False
             self._message = await self._streamer.open(self._target, raw, final=final)
         else:
             await self._message.show(raw, final=final)
