@@ -16,7 +16,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -26,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import slack_render
 from bot.config import ConfigError
 from bot.slack_ack import AFTER_ACK
-from bot.slack_reply import Respond, SlackPlace, SlackReply, send_ephemeral
+from bot.slack_reply import UNREACHABLE, Respond, SlackPlace, SlackReply, send_ephemeral
 from bot.slack_stream import SlackStreamer
 from core.errors import BotError
 from core.janken import Move, Opponent
@@ -62,7 +61,7 @@ async def build_app(
         identity = await client.auth_test()
     except SlackApiError as exc:
         raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack: {exc.response.get('error')}") from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except UNREACHABLE as exc:
         reason = str(getattr(exc, "os_error", None) or exc) or type(exc).__name__
         raise ConfigError(f"SLACK_API_URL {client.base_url} cannot be reached: {reason}") from exc
     authorized = AuthorizeResult.from_auth_test_response(auth_test_response=identity, bot_token=client.token)

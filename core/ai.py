@@ -131,10 +131,15 @@ def _converted_errors() -> Iterator[None]:
         _log.warning("OpenAI stream broke off: %r", exc)
         raise Unavailable(text("ai_unavailable")) from exc
     except openai.APIError as exc:  # an error event inside a stream
-        if exc.code in SAFETY_CODES:
-            raise ContentBlocked(text("content_blocked")) from exc
-        _log.warning("OpenAI stream failed: %s", exc.message)
-        raise Unavailable(text("ai_unavailable")) from exc
+        raise _stream_failure(exc.code, exc.message) from exc
+
+
+def _stream_failure(code: object, message: object) -> BotError:
+    """An error event inside a chat stream: a refusal, or an outage."""
+    if code in SAFETY_CODES:
+        return ContentBlocked(text("content_blocked"))
+    _log.warning("OpenAI stream failed: %s", message)
+    return Unavailable(text("ai_unavailable"))
 
 
 def _deltas(line: str) -> list[str]:
@@ -147,11 +152,8 @@ def _deltas(line: str) -> list[str]:
         return []
     data = json.loads(payload)
     if "error" in data:
-        error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
-        if error.get("code") in SAFETY_CODES:
-            raise ContentBlocked(text("content_blocked"))
-        _log.warning("OpenAI stream failed: %s", error.get("message"))
-        raise Unavailable(text("ai_unavailable"))
+        error = data["error"] if isinstance(data["error"], dict) else {"message": data["error"]}
+        raise _stream_failure(error.get("code"), error.get("message"))
     deltas = []
     for choice in data.get("choices") or ():
         if content := (choice.get("delta") or {}).get("content"):
