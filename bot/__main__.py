@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import console, slack_app, slack_server
 from bot.config import ConfigError, Settings, configure_logging, redacted, require
-from bot.slack_ratelimit import SlackPacer
+from bot.slack_ratelimit import PacedWebClient, SlackPacer
 from bot.slack_stream import SlackStreamer
 from core.ai import AIService, DisabledAI
 from core.errors import BotError
@@ -134,11 +134,8 @@ async def run_slack(
 ) -> None:
     """Build the Slack app on one shared web client and serve it until cancelled."""
     pacer = SlackPacer()
-    client = AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        session=session,
-        retry_handlers=pacer.retry_handlers(),
+    client = PacedWebClient(
+        pacer=pacer, token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session
     )
     request_client = AsyncWebClient(  # Bolt's: a copy per request, with the checked token
         base_url=settings.slack_api_url, session=session, retry_handlers=client.retry_handlers

@@ -76,12 +76,14 @@ async def build_app(
         process_before_response=True,  # listeners return at once; their work runs in tasks (_start)
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    return app, register(app, services, streamer)
+    return app, register(app, services, streamer, client)
 
 
-def register(app: AsyncApp, services: Services, streamer: SlackStreamer) -> SlackListeners:
-    """Every Slack listener, in one place."""
-    listen = SlackListeners(services, streamer)
+def register(
+    app: AsyncApp, services: Services, streamer: SlackStreamer, client: AsyncWebClient
+) -> SlackListeners:
+    """Every Slack listener, in one place; they all talk to Slack through ``client``."""
+    listen = SlackListeners(services, streamer, client)
     for name in COMMANDS:
         app.command(f"/{name}")(listen.slash_command)
     app.action(slack_render.MOVE_ACTION)(listen.janken_button)
@@ -99,9 +101,10 @@ class SlackListeners:
     ack; the work runs in a task of its own, remembered so a shutdown can let it finish.
     """
 
-    def __init__(self, services: Services, streamer: SlackStreamer) -> None:
+    def __init__(self, services: Services, streamer: SlackStreamer, client: AsyncWebClient) -> None:
         self._services = services
         self._streamer = streamer
+        self._client = client
         self._working: set[asyncio.Task[None]] = set()
         self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
 
@@ -110,7 +113,6 @@ class SlackListeners:
         work: Callable[[], Awaitable[None]],
         context: AsyncBoltContext,
         body: dict[str, Any],
-        client: AsyncWebClient,
         respond: Respond | None = None,
     ) -> None:
         """Run ``work`` once the ack is out; its failure goes to the one error handler.
@@ -127,7 +129,7 @@ class SlackListeners:
                 await work()
             except Exception as exc:
                 try:
-                    await self.error(exc, body, client, respond)
+                    await self.error(exc, body, respond)
                 except Exception:
                     _log.exception("the error handler failed")
 
@@ -144,15 +146,14 @@ class SlackListeners:
         while self._working and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(set(self._working), timeout=remaining)
 
-    def _reply(self, client: AsyncWebClient, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
-        return SlackReply(client, place, self._streamer, respond)
+    def _reply(self, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
+        return SlackReply(self._client, place, self._streamer, respond)
 
     async def slash_command(
         self,
         ack: Any,
         body: dict[str, Any],
         context: AsyncBoltContext,
-        client: AsyncWebClient,
         respond: Respond,
     ) -> None:
         name = body["command"].lstrip("/")
@@ -164,12 +165,12 @@ class SlackListeners:
         async def work() -> None:
             place, command = from_slash_command(body)
             try:
-                await HANDLERS[name](command, self._reply(client, place, respond), self._services)
+                await HANDLERS[name](command, self._reply(place, respond), self._services)
             finally:
                 if name == "ask":
                     await _dismiss(respond)
 
-        self._start(work, context, body, client, respond)
+        self._start(work, context, body, respond)
 
     async def janken_button(
         self,
@@ -177,7 +178,6 @@ class SlackListeners:
         body: dict[str, Any],
         action: dict[str, Any],
         context: AsyncBoltContext,
-        client: AsyncWebClient,
         respond: Respond,
     ) -> None:
         """A move or "play again" on a board: one round (or one new game) per click."""
@@ -185,32 +185,30 @@ class SlackListeners:
 
         async def work() -> None:
             place, command = from_click(body)
-            reply = self._reply(client, place, respond)
+            reply = self._reply(place, respond)
             await janken.run(janken_request(action), command, reply, self._services)
 
-        self._start(work, context, body, client, respond)
+        self._start(work, context, body, respond)
 
     async def mention(
         self,
         event: dict[str, Any],
         body: dict[str, Any],
         context: AsyncBoltContext,
-        client: AsyncWebClient,
     ) -> None:
         if self._first_delivery(body):
-            self._start(lambda: self._ask(event, body, client), context, body, client)
+            self._start(lambda: self._ask(event, body), context, body)
 
     async def direct_message(
         self,
         event: dict[str, Any],
         body: dict[str, Any],
         context: AsyncBoltContext,
-        client: AsyncWebClient,
     ) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         if self._first_delivery(body):
-            self._start(lambda: self._ask(event, body, client, DM_CONVERSATION), context, body, client)
+            self._start(lambda: self._ask(event, body, DM_CONVERSATION), context, body)
 
     def _first_delivery(self, body: dict[str, Any]) -> bool:
         """Slack redelivers an event it thinks we missed, with the same ``event_id``: answer it once.
@@ -232,15 +230,12 @@ class SlackListeners:
         self,
         event: dict[str, Any],
         body: dict[str, Any],
-        client: AsyncWebClient,
         conversation: str | None = None,
     ) -> None:
         place, command = from_message(event, team=body["team_id"], conversation=conversation)
-        await HANDLERS["ask"](command, self._reply(client, place), self._services)
+        await HANDLERS["ask"](command, self._reply(place), self._services)
 
-    async def error(
-        self, error: Exception, body: dict[str, Any], client: AsyncWebClient, respond: Respond | None = None
-    ) -> None:
+    async def error(self, error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
         """The one place our errors become Slack messages: privately, to whoever asked."""
         if isinstance(error, BotError):
             message = error.user_message
@@ -252,7 +247,7 @@ class SlackListeners:
         if place is None:
             return
         try:
-            await send_ephemeral(client, place, message, respond)
+            await send_ephemeral(self._client, place, message, respond)
         except BotError as failed:  # Slack itself is failing: the log is all that is left
             _log.warning("could not tell %s about an error: %s", place.user, failed.user_message)
 

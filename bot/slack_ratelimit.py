@@ -1,94 +1,178 @@
-"""Slack's rate limits: pace every write before it is sent, and obey a 429 when one comes.
+"""Slack's rate limits: every Web API call waits its turn by its method's tier; a 429 is waited out.
 
-Slack counts per method per workspace (``chat.update`` is Tier 3, about 50 a
-minute; ``chat.appendStream`` Tier 4) and posts per channel (about one a
-second). :class:`SlackPacer` makes each write wait its turn in a shared
-:class:`~bot.throttle.EditBudget`, so many answers at once slow down instead
-of meeting a storm of 429s; :class:`SharedRetryAfter` retries a 429 after
-``Retry-After`` and holds that method's budget for everyone meanwhile.
+Slack counts calls per method per workspace (per app), by published tier, and
+``chat.postMessage`` per channel. :data:`SLACK_LIMITS` is that table, in one
+place; :class:`SlackPacer` keeps one :class:`~bot.rate_budget.RateBudget` per
+method for one workspace, and :class:`PacedWebClient` makes every call take its
+turn before it is sent. A 429 holds that method's budget for ``Retry-After``
+and the call is tried again, for as long as :data:`GIVE_UP_AFTER` allows: no
+answer is dropped because of a rate limit.
+
+A caller that must read what it sends only once its turn has come (a live
+stream, so each write carries the newest text) waits with :meth:`SlackPacer.turn`
+and sends inside :meth:`SlackPacer.prepaid`, so that call does not queue twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.throttle import EditBudget
+from bot.rate_budget import RateBudget
+from core.errors import RateLimited
+from core.messages import text
 
 _log = logging.getLogger(__name__)
-POST = "chat.postMessage"
-"""The budget every new message draws from (posts, stream starts, uploads), per channel."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``calls`` in any ``seconds``, per workspace (or per channel, for ``per_channel``)."""
+
+    calls: int
+    seconds: float = 60.0
+    per_channel: bool = False
+
+
+TIER_1, TIER_2, TIER_3, TIER_4 = Limit(1), Limit(20), Limit(50), Limit(100)
+SLACK_LIMITS: Mapping[str, Limit] = {
+    "chat.postMessage": Limit(3, 3.0, per_channel=True),  # "1 per second per channel, short bursts"
+    "chat.startStream": TIER_2,
+    "chat.stopStream": TIER_2,
+    "chat.update": TIER_3,
+    "chat.delete": TIER_3,
+    "conversations.replies": TIER_3,
+    "chat.appendStream": TIER_4,
+    "chat.postEphemeral": TIER_4,
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "files.info": TIER_4,
+    "users.info": TIER_4,
+    "auth.test": TIER_4,  # "special"; called once at start-up
+    "apps.connections.open": TIER_1,
+}
+"""Slack's published limits per method (api.slack.com method reference; the Java SDK's MethodsRateLimits)."""
+UNLISTED = TIER_2
+"""A method missing from the table is paced as Slack's most common tier."""
+MARGIN = 0.02
+"""Each window is kept this much longer (at least 0.3 s), for calls that leave a little late."""
+GIVE_UP_AFTER = 240.0
+"""Seconds one call keeps waiting out 429s before the person who asked is told."""
+
+_prepaid: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_prepaid", default=None)
 
 
 class SlackPacer:
-    """The budgets of one Slack app: per-channel posts and per-workspace edits by method."""
+    """The budgets of one workspace: one per method, keyed by channel where Slack counts per channel."""
 
-    def __init__(self, budgets: dict[str, EditBudget] | None = None, *, min_interval: float = 1.0) -> None:
-        self.budgets = budgets or {
-            POST: EditBudget(per_minute=60, burst=3),
-            "chat.update": EditBudget(per_minute=45, burst=3),
-            "chat.appendStream": EditBudget(per_minute=90, burst=5),
-        }
-        self._min_interval = min_interval
+    def __init__(self, limits: Mapping[str, Limit] = SLACK_LIMITS, *, min_interval: float = 1.0) -> None:
+        self.limits = limits
+        self.min_interval = min_interval
+        """Seconds between two edits of one live message."""
+        self._budgets: dict[str, RateBudget] = {}
 
-    async def post(self, team: str, channel: str) -> None:
-        """Wait for a turn to post a new message into ``channel``."""
-        await self.budgets[POST].acquire((team, channel))
+    def budget(self, method: str) -> RateBudget:
+        if (budget := self._budgets.get(method)) is None:
+            limit = self.limits.get(method, UNLISTED)
+            window = limit.seconds + max(0.3, limit.seconds * MARGIN)
+            budget = self._budgets[method] = RateBudget(limit.calls, window)
+        return budget
 
-    async def edit(self, method: str, team: str, since: float) -> None:
-        """Space one message's edits ``min_interval`` apart, then wait for the workspace's turn."""
+    def _key(self, method: str, channel: str | None) -> str | None:
+        return channel if self.limits.get(method, UNLISTED).per_channel else None
+
+    async def turn(self, method: str, channel: str | None = None) -> None:
+        """Wait for a turn to call ``method`` (in ``channel``, where that counts)."""
+        await self.budget(method).acquire(self._key(method, channel))
+
+    def turn_now(self, method: str, channel: str | None = None) -> bool:
+        """Take a turn to call ``method`` only if one is free at once."""
+        return self.budget(method).take_now(self._key(method, channel))
+
+    def free_now(self, method: str, channel: str | None = None) -> bool:
+        return self.budget(method).free_now(self._key(method, channel))
+
+    def hold(self, method: str, seconds: float) -> None:
+        """Slack said Retry-After: nobody calls ``method`` until it has passed."""
+        self.budget(method).pause(seconds)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def prepaid(method: str) -> Iterator[None]:
+        """The next ``method`` call made inside uses the turn its caller already took."""
+        token = _prepaid.set(method)
+        try:
+            yield
+        finally:
+            _prepaid.reset(token)
+
+    @staticmethod
+    def _spend_prepaid(method: str) -> bool:
+        if _prepaid.get() != method:
+            return False
+        _prepaid.set(None)
+        return True
+
+
+class PacedWebClient(AsyncWebClient):
+    """slack_sdk's web client, with every call paced by :class:`SlackPacer` and 429s waited out."""
+
+    def __init__(self, *, pacer: SlackPacer, give_up_after: float = GIVE_UP_AFTER, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_handlers", [AsyncConnectionErrorRetryHandler()])
+        super().__init__(**kwargs)
+        self.pacer = pacer
+        self._give_up_after = give_up_after
+
+    async def api_call(  # type: ignore[override]
+        self, api_method: str, *, json: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncSlackResponse:  # fmt: skip
+        channel = _channel_of(json, params)
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(max(0.0, since + self._min_interval - loop.time()))
-        await self.budgets[method].acquire(team)
-
-    def retry_handlers(self) -> list[AsyncRetryHandler]:
-        """For the web client: connection errors as slack_sdk does by default, and shared 429s."""
-        return [AsyncConnectionErrorRetryHandler(), SharedRetryAfter(self.budgets)]
-
-
-class SharedRetryAfter(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 retry, plus: every write drawing on that method's budget waits too."""
-
-    def __init__(self, budgets: dict[str, EditBudget], max_retry_count: int = 5) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self._budgets = budgets
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        if response is not None:
-            method = request.url.rstrip("/").rsplit("/", 1)[-1]
-            retry_after = _retry_after(response)
-            _log.warning("Slack rate limited %s; retrying in %ss", method, retry_after)
-            budget = self._budgets.get(method) or (
-                self._budgets[POST] if method == "chat.startStream" else None
-            )
-            if budget is not None:
-                budget.pause(retry_after)
-        await super().prepare_for_next_attempt_async(
-            state=state, request=request, response=response, error=error
-        )
-
-
-def _retry_after(response: HttpResponse) -> float:
-    for name, values in response.headers.items():
-        if name.lower() == "retry-after" and values:
+        give_up = loop.time() + self._give_up_after
+        paid = self.pacer._spend_prepaid(api_method)
+        while True:
+            if not paid:
+                await self.pacer.turn(api_method, channel)
+            paid = False
             try:
-                return float(values[0] if isinstance(values, list) else values)
+                return await super().api_call(api_method, json=json, params=params, **kwargs)
+            except SlackApiError as exc:
+                if exc.response.status_code != 429:
+                    raise
+                wait = retry_after(exc.response.headers)
+                self.pacer.hold(api_method, wait)
+                if loop.time() + wait > give_up:
+                    _log.error(
+                        "Slack kept rate limiting %s for %.0f s; giving up", api_method, self._give_up_after
+                    )
+                    raise RateLimited(text("slack_busy")) from exc
+                _log.warning("Slack rate limited %s; trying again in %ss", api_method, wait)
+
+
+def _channel_of(*bodies: dict[str, Any] | None) -> str | None:
+    for body in bodies:
+        if body and body.get("channel"):
+            return str(body["channel"])
+    return None
+
+
+def retry_after(headers: Mapping[str, Any]) -> float:
+    """Slack's ``Retry-After`` in seconds (1 when missing or unreadable)."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after" and value:
+            try:
+                return float(value[0] if isinstance(value, list) else value)
             except ValueError:
                 break
     return 1.0

@@ -66,11 +66,7 @@ class SlackReply:
         self._streamer = streamer
         self._respond = respond
 
-    async def _turn_to_post(self) -> None:
-        await self._streamer.pacer.post(self._place.team, self._place.channel)
-
     async def post_text(self, message: str) -> None:
-        await self._turn_to_post()
         with slack_errors():
             await self._client.chat_postMessage(
                 channel=self._place.channel,
@@ -83,7 +79,6 @@ class SlackReply:
 
     async def start_thread(self, title: str) -> str:
         line = text("question_from", self._place.locale, user=f"<@{self._place.user}>")
-        await self._turn_to_post()
         with slack_errors():
             posted = await self._client.chat_postMessage(
                 channel=self._place.channel, text=f"{line}\n{slack_render.to_mrkdwn(title)}"
@@ -102,7 +97,6 @@ class SlackReply:
             caption=slack_render.escape_mrkdwn(caption),
             user=f"<@{self._place.user}>",
         )
-        await self._turn_to_post()
         with slack_errors():
             uploaded = await self._client.files_upload_v2(
                 channel=self._place.channel,
@@ -119,12 +113,10 @@ class SlackReply:
         fallback = slack_render.escape_mrkdwn(describe(view, self._place.locale))
         with slack_errors():
             if self._place.board_ts:
-                await self._streamer.pacer.edit("chat.update", self._place.team, since=0.0)
                 await self._client.chat_update(
                     channel=self._place.channel, ts=self._place.board_ts, blocks=blocks, text=fallback
                 )
             else:
-                await self._turn_to_post()
                 await self._client.chat_postMessage(
                     channel=self._place.channel, thread_ts=self._place.thread_ts, blocks=blocks, text=fallback
                 )
@@ -135,7 +127,6 @@ class SlackReply:
 
         A failed delete is logged rather than raised, so it never hides the work's own error.
         """
-        await self._turn_to_post()
         status = text("progress", self._place.locale, message=slack_render.escape_mrkdwn(message))
         with slack_errors():
             posted = await self._client.chat_postMessage(

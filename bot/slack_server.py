@@ -66,10 +66,11 @@ async def serve_http(app: AsyncApp, port: int, *, drain: Callable[[], Awaitable[
 async def serve_socket_mode(app: AsyncApp, app_token: str, *, drain: Callable[[], Awaitable[None]]) -> None:
     """Hold a Socket Mode connection until cancelled; the web client's base URL is reused."""
     try:  # slack_sdk would retry a refused token forever, logging a traceback each time
-        await app.client.apps_connections_open(app_token=app_token)
+        opened = await app.client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
         raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack: {exc.response.get('error')}") from exc
     handler = AsyncSocketModeHandler(app, app_token)
+    handler.client.wss_uri = opened["url"]  # connect there: apps.connections.open is Tier 1
     try:
         await handler.connect_async()
         _log.info("Slack in Socket Mode")

@@ -5,7 +5,10 @@ Two ways to show a growing message: Slack's native stream
 workspace lacks it, ``chat.postMessage`` then ``chat.update`` (mrkdwn). Either
 way a message is edited at most about once a second, each edit waits its turn
 in the workspace's shared budget (:class:`~bot.slack_ratelimit.SlackPacer`), so
-twenty streams at once make fewer, larger edits instead of a storm of 429s;
+twenty streams at once make fewer, larger edits instead of a storm of 429s.
+A native stream is scarce (``chat.startStream`` and ``chat.stopStream`` are
+Tier 2, about 20 a minute per workspace), so an answer streams natively only
+when a turn for it is free at once, and by post-and-edit otherwise;
 text past a message's limit continues in a new message; the final text always
 lands, and a stream cut short is closed with a note saying so.
 """
@@ -54,10 +57,13 @@ class StreamTarget:
     user: str
 
 
+START, STOP, POST = "chat.startStream", "chat.stopStream", "chat.postMessage"
+
+
 class _NativeMessage:
     """One message shown through Slack's streaming methods; text only ever grows."""
 
-    edit_method = "chat.appendStream"
+    edit_method, finish_method = "chat.appendStream", STOP
 
     def __init__(self, client: AsyncWebClient, target: StreamTarget) -> None:
         self._client = client
@@ -77,20 +83,32 @@ class _NativeMessage:
                 recipient_user_id=self._target.user,
                 markdown_text=piece,
             )
-            self.ts = str(started["ts"])
-            if final:
-                await self._client.chat_stopStream(channel=channel, ts=self.ts)
-        elif final:
-            await self._client.chat_stopStream(channel=channel, ts=self.ts, markdown_text=piece)
+            self.ts, self.sent, piece = str(started["ts"]), upto, None
+        if final:
+            await self._stop(piece)
         elif piece:
             await self._client.chat_appendStream(channel=channel, ts=self.ts, markdown_text=piece)
         self.sent = upto
+
+    async def _stop(self, piece: str | None) -> None:
+        """End the stream with its last piece; if Slack will not, post that piece as a message of its own."""
+        try:
+            await self._client.chat_stopStream(channel=self._target.channel, ts=self.ts, markdown_text=piece)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in REFUSALS:
+                raise
+            _log.warning("chat.stopStream failed (%s); posting the rest of the answer instead", error)
+            if piece:
+                await self._client.chat_postMessage(
+                    channel=self._target.channel, thread_ts=self._target.thread_ts, markdown_text=piece
+                )
 
 
 class _EditedMessage:
     """One message posted with ``chat.postMessage`` and rewritten with ``chat.update``."""
 
-    edit_method = "chat.update"
+    edit_method = finish_method = "chat.update"
 
     def __init__(self, client: AsyncWebClient, target: StreamTarget) -> None:
         self._client = client
@@ -101,7 +119,7 @@ class _EditedMessage:
 
     async def show(self, raw: str, *, final: bool) -> None:
         body = to_mrkdwn(raw)
-        if self.ts is None:  # the pacer has already given this post its turn
+        if self.ts is None:
             posted = await self._client.chat_postMessage(
                 channel=self._target.channel, thread_ts=self._target.thread_ts, text=body
             )
@@ -115,7 +133,7 @@ LiveMessage = _NativeMessage | _EditedMessage
 
 
 class SlackStreamer:
-    """Streams deltas into threads: natively, unless the setting or the workspace says otherwise."""
+    """Streams deltas into threads: natively while the workspace has room, else by post and edits."""
 
     def __init__(
         self,
@@ -133,20 +151,32 @@ class SlackStreamer:
         self._limits = {True: native_limit, False: edit_limit}
 
     def native_for(self, team: str) -> bool:
-        """Whether answers in ``team`` use Slack's streaming methods."""
+        """Whether answers in ``team`` may use Slack's streaming methods at all."""
         return self._native and team not in self._no_native
 
-    def limit_for(self, message: LiveMessage | None, team: str) -> int:
-        native = isinstance(message, _NativeMessage) if message else self.native_for(team)
+    def limit_for(self, native: bool) -> int:
         return self._limits[native]
 
     async def stream(self, target: StreamTarget, deltas: AsyncIterator[str]) -> None:
         """Show ``deltas`` in the thread as they arrive; return once the whole text is shown."""
         await _Stream(self, target).run(deltas)
 
-    async def open(self, target: StreamTarget, raw: str, *, final: bool) -> LiveMessage:
-        """Start a message (its post turn already taken), falling back to post-and-edit if refused."""
-        if not self.native_for(target.team):
+    async def opening_turn(self, target: StreamTarget, *, finished: bool) -> str:
+        """Take the turn for a new message and say which method it is for.
+
+        A native stream needs a ``chat.startStream`` turn now and room for its
+        ``chat.stopStream`` (both Tier 2, scarce); otherwise, or when the answer is
+        already complete, the message is posted (and edited) in the channel's turn.
+        """
+        pacer = self.pacer
+        if not finished and self.native_for(target.team) and pacer.free_now(STOP) and pacer.turn_now(START):
+            return START
+        await pacer.turn(POST, target.channel)
+        return POST
+
+    async def open(self, target: StreamTarget, raw: str, *, final: bool, native: bool) -> LiveMessage:
+        """Start a message, falling back to post-and-edit if the workspace refuses to stream."""
+        if not native:
             return await _shown(_EditedMessage(self._client, target), raw, final)
         try:
             return await _shown(_NativeMessage(self._client, target), raw, final)
@@ -166,7 +196,7 @@ async def _shown(message: _NativeMessage | _EditedMessage, raw: str, final: bool
 
 
 class _Stream:
-    """One answer: reads deltas in the background and shows them in as few edits as the budget allows."""
+    """One answer: reads deltas in the background and shows them in as few writes as the budgets allow."""
 
     def __init__(self, streamer: SlackStreamer, target: StreamTarget) -> None:
         self._streamer = streamer
@@ -182,9 +212,9 @@ class _Stream:
             while True:
                 await self._changed.wait()
                 self._changed.clear()
-                await self._turn(reader)
+                paid = await self._turn(reader)
                 finished = reader.done()
-                await self._sync(final=finished)
+                await self._sync(final=finished, paid=paid)
                 if finished:
                     break
         except BaseException as exc:
@@ -194,27 +224,30 @@ class _Stream:
             raise
         await reader  # the model's failure, if any, once its partial text is marked and shown
 
-    async def _turn(self, reader: asyncio.Task[None]) -> None:
-        """Wait for the next write's turn; the text to show is read only once it has come.
+    async def _turn(self, reader: asyncio.Task[None]) -> str:
+        """Wait for the next write's turn and return its method; the text is read only after.
 
-        A new message waits for the channel's post turn, an edit for the workspace's
-        edit turn. A native stream's last write (``chat.stopStream``) is no edit: once
-        the answer is complete it goes at once, without waiting for an edit turn.
+        A new message takes its opening turn. An edit comes at least ``min_interval``
+        after the last one, in the workspace's turn; if the answer completes while an
+        append waits, the stream's last write (``chat.stopStream``) takes its own turn.
         """
-        pacer, target = self._streamer.pacer, self._target
-        if self._message is None:
-            await pacer.post(target.team, target.channel)
-            return
-        if isinstance(self._message, _NativeMessage) and reader.done():
-            return
-        turn = asyncio.ensure_future(pacer.edit(self._message.edit_method, target.team, self._last_edit))
-        try:
-            if isinstance(self._message, _NativeMessage):
+        streamer, message = self._streamer, self._message
+        if message is None:
+            return await streamer.opening_turn(self._target, finished=reader.done())
+        pacer = streamer.pacer
+        if not (reader.done() and isinstance(message, _NativeMessage)):
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(max(0.0, self._last_edit + pacer.min_interval - loop.time()))
+        if not reader.done():
+            turn = asyncio.ensure_future(pacer.turn(message.edit_method))
+            try:
                 await asyncio.wait({turn, reader}, return_when=asyncio.FIRST_COMPLETED)
-            else:
-                await turn
-        finally:
-            turn.cancel()
+            finally:
+                turn.cancel()
+            if turn.done() and not turn.cancelled():
+                return message.edit_method
+        await pacer.turn(message.finish_method)
+        return message.finish_method
 
     async def _read(self, deltas: AsyncIterator[str]) -> None:
         try:
@@ -227,22 +260,29 @@ class _Stream:
         finally:
             self._changed.set()
 
-    async def _sync(self, *, final: bool) -> None:
+    async def _sync(self, *, final: bool, paid: str) -> None:
         """Bring Slack up to date with the text so far, moving overflow into new messages."""
-        while len(self._raw) > (limit := self._streamer.limit_for(self._message, self._target.team)):
+        while len(self._raw) > (limit := self._limit(paid)):
             floor = self._message.sent if self._message else 0
             head, self._raw = split_head(self._raw, limit, floor)
-            await self._show(head, final=True)
+            await self._show(head, final=True, paid=paid)
             self._message = None
-            await self._streamer.pacer.post(self._target.team, self._target.channel)  # the next one's turn
+            paid = await self._streamer.opening_turn(self._target, finished=final)
         if self._raw or final:
-            await self._show(self._raw, final=final)
+            await self._show(self._raw, final=final, paid=paid)
 
-    async def _show(self, raw: str, *, final: bool) -> None:
-        if self._message is None:
-            self._message = await self._streamer.open(self._target, raw, final=final)
-        else:
-            await self._message.show(raw, final=final)
+    def _limit(self, paid: str) -> int:
+        native = isinstance(self._message, _NativeMessage) if self._message else paid == START
+        return self._streamer.limit_for(native)
+
+    async def _show(self, raw: str, *, final: bool, paid: str) -> None:
+        with self._streamer.pacer.prepaid(paid):
+            if self._message is None:
+                self._message = await self._streamer.open(
+                    self._target, raw, final=final, native=paid == START
+                )
+            else:
+                await self._message.show(raw, final=final)
         self._last_edit = asyncio.get_running_loop().time()
 
     async def _close_early(self, exc: BaseException) -> None:

@@ -40,6 +40,7 @@ _EN = {
     "internal_error": "Sorry, something went wrong on my side. The error has been logged.",
     "slack_failed": "Slack refused the bot's message ({error}).",
     "slack_unreachable": "Slack could not be reached just now. Please try again shortly.",
+    "slack_busy": "Slack is too busy to take the bot's messages here right now. Please ask again in a few minutes.",
     "store_unavailable": "The bot's storage is unavailable right now. Please try again shortly.",
     # progress and captions
     "drawing": "Drawing {prompt}…",

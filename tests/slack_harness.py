@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -12,9 +12,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_app, slack_server
-from bot.slack_ratelimit import POST, SlackPacer
+from bot.slack_ratelimit import SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
 from bot.slack_stream import SlackStreamer
-from bot.throttle import EditBudget
 from core.ai import AIService
 from core.store.memory import MemoryStore
 from handlers.port import Services
@@ -45,17 +44,21 @@ class SlackBot:
     def thread_messages(self) -> list[Message]:
         return [m for m in self.slack.messages.values() if m.thread_ts and not m.deleted and m.user == "UBOT"]
 
+    def answers(self) -> list[Message]:
+        """The bot's finished messages in threads: posted whole, or streamed and stopped."""
+        return [m for m in self.thread_messages() if not m.streaming]
+
 
 async def start_bot(
-    native: bool = True, min_interval: float = 0.05, **limits: int
+    native: bool = True,
+    min_interval: float = 0.05,
+    rate_limits: Mapping[str, Limit] = SLACK_LIMITS,
+    **limits: int,
 ) -> AsyncIterator[SlackBot]:
-    """Yield a running bot; generous budgets and short pacing keep tests fast."""
+    """Yield a running bot against a fake Slack that enforces Slack's limits; short edit spacing."""
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
-        methods = (POST, "chat.update", "chat.appendStream")
-        pacer = SlackPacer({m: EditBudget(600, burst=5) for m in methods}, min_interval=min_interval)
-        client = AsyncWebClient(
-            token="xoxb-test", base_url=slack.api_url, session=session, retry_handlers=pacer.retry_handlers()
-        )
+        pacer = SlackPacer(rate_limits, min_interval=min_interval)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
         streamer = SlackStreamer(client, pacer, native=native, **limits)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
             store = MemoryStore()

@@ -84,8 +84,8 @@ async def test_appends_coalesce_deltas(bot: SlackBot) -> None:
 async def test_a_follow_up_mention_in_the_thread_continues_the_conversation(bot: SlackBot) -> None:
     bot.openai.chunks = ["Nice to meet you, Ada."]
     await bot.send.slash("/ask", "I am Ada")
-    await until(lambda: bot.slack.calls_to("chat.stopStream"))
-    thread = bot.slack.calls_to("chat.startStream")[0].args["thread_ts"]
+    [answer] = await until(bot.answers)
+    thread = answer.thread_ts
     bot.openai.chunks = ["You are Ada."]
     await bot.send.event(
         {
@@ -97,10 +97,10 @@ async def test_a_follow_up_mention_in_the_thread_continues_the_conversation(bot:
             "channel": "C1",
         }
     )
-    await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
+    await until(lambda: len(bot.answers()) == 2)
     sent = [(m["role"], m["content"]) for m in bot.openai.calls("chat")[1].body["messages"][1:]]
     assert sent == [("user", "I am Ada"), ("assistant", "Nice to meet you, Ada."), ("user", "who am I?")]
-    assert bot.slack.calls_to("chat.startStream")[1].args["thread_ts"] == thread
+    assert bot.answers()[1].thread_ts == thread
 
 
 async def test_every_direct_message_continues_the_dm_conversation(bot: SlackBot) -> None:
@@ -114,9 +114,8 @@ async def test_every_direct_message_continues_the_dm_conversation(bot: SlackBot)
             "channel": "D1",
         }
     )
-    stop = await until(lambda: bot.slack.calls_to("chat.stopStream"))
-    assert bot.slack.calls_to("chat.startStream")[0].args["thread_ts"] == "1800000000.000300"
-    assert bot.slack.message_text("D1", stop[0].args["ts"]) == "Hello, world!"
+    [answer] = await until(bot.answers)
+    assert (answer.channel, answer.thread_ts, answer.text) == ("D1", "1800000000.000300", "Hello, world!")
     await bot.send.event(
         {
             "type": "message",
@@ -127,7 +126,7 @@ async def test_every_direct_message_continues_the_dm_conversation(bot: SlackBot)
             "channel": "D1",
         }
     )
-    await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
+    await until(lambda: len(bot.answers()) == 2)
     sent = [m["content"] for m in bot.openai.calls("chat")[1].body["messages"][1:]]
     assert sent == ["hello there", "Hello, world!", "and again"]
 
@@ -189,6 +188,7 @@ async def test_a_429_on_update_still_ends_with_the_full_text(edit_bot: SlackBot)
 
 
 async def test_native_stream_refused_falls_back_to_post_and_update(bot: SlackBot) -> None:
+    bot.openai.chunk_delay = 0.05  # still arriving at its first post: it would stream natively
     bot.slack.fail("chat.startStream", error="not_allowed_token_type", status=200, times=None)
     await bot.send.slash("/ask", "hi")
     await until(lambda: any(m.text == "Hello, world!" for m in bot.thread_messages()))
@@ -382,7 +382,7 @@ async def test_commands_and_clicks_are_acknowledged_before_slow_work(bot: SlackB
 
 async def test_the_thinking_note_is_removed_once_the_answer_is_in(bot: SlackBot) -> None:
     await bot.send.slash("/ask", "hi")
-    await until(lambda: bot.slack.calls_to("chat.stopStream"))
+    await until(bot.answers)
     dismissed = await until(
         lambda: [c for c in bot.slack.calls_to("response_url") if c.args.get("delete_original")]
     )
@@ -422,6 +422,6 @@ async def test_redelivered_events_are_answered_once(bot: SlackBot) -> None:
     await bot.send.event(mention("1800000000.0009"), event_id="Ev1")
     await bot.send.event(mention("1800000000.0009"), event_id="Ev1", retry=1)  # seen: ignored
     await bot.send.event(mention("1800000000.0010"), event_id="Ev2", retry=1)  # first delivery lost
-    await until(lambda: len(bot.slack.calls_to("chat.stopStream")) == 2)
+    await until(lambda: len(bot.answers()) == 2)
     await until(lambda: _settled(bot))
     assert len(bot.openai.calls("chat")) == 2

@@ -58,7 +58,7 @@ async def test_socket_mode_hands_the_same_app_to_the_handler_and_answers_command
             }
             event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev9", "event": mention}
             await bot.slack.send_envelope("events_api", event)  # a first delivery: retry_attempt 0
-            await until(lambda: bot.slack.calls_to("chat.stopStream"))
+            await until(bot.answers)
             assert len(bot.openai.calls("chat")) == 1
         finally:
             serving.cancel()

@@ -1,20 +1,20 @@
-"""The streamer against the fake Slack API, with budgets set to make a turn wait."""
+"""The streamer against the fake Slack API (Slack's limits on), with budgets set to make turns scarce."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_ratelimit import POST, SlackPacer
+from bot.slack_ratelimit import SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
 from bot.slack_stream import SlackStreamer, StreamTarget
-from bot.throttle import EditBudget
+from core.errors import RateLimited
 from tests.fakes.slack_api import FakeSlackAPI
 
 PARTS = [f"part {i} of the answer. " for i in range(5)]
+WHOLE = "".join(PARTS)
 TARGET = StreamTarget(team="T1", channel="C1", thread_ts="1.000001", user="U1")
 EDITS = {True: "chat.appendStream", False: "chat.update"}
 
@@ -26,33 +26,85 @@ async def deltas(delay: float) -> AsyncIterator[str]:
 
 
 async def stream(
-    native: bool, budgets: dict[str, float], *, delay: float, taken: str | None = None
-) -> FakeSlackAPI:
-    """Stream PARTS into TARGET's thread; ``taken`` uses up that budget's one turn first."""
-    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
-        per_minute = {POST: 6000.0, "chat.update": 6000.0, "chat.appendStream": 6000.0, **budgets}
-        pacer = SlackPacer({m: EditBudget(rate, burst=1) for m, rate in per_minute.items()}, min_interval=0)
-        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url, session=session)
-        if taken is not None:
-            await pacer.budgets[taken].acquire(
-                (TARGET.team, TARGET.channel) if taken == POST else TARGET.team
-            )
-        await asyncio.wait_for(SlackStreamer(client, pacer, native=native).stream(TARGET, deltas(delay)), 5)
-    return slack
+    slack: FakeSlackAPI,
+    native: bool = True,
+    limits: Mapping[str, Limit] | None = None,
+    *,
+    delay: float = 0.02,
+    taken: tuple[str, ...] = (),
+) -> None:
+    """Stream PARTS into TARGET's thread; ``taken`` uses up one turn of each of those methods first."""
+    async with aiohttp.ClientSession() as session:
+        pacer = SlackPacer({**SLACK_LIMITS, **(limits or {})}, min_interval=0)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
+        for method in taken:
+            await pacer.turn(method, TARGET.channel)
+        await asyncio.wait_for(SlackStreamer(client, pacer, native=native).stream(TARGET, deltas(delay)), 10)
+
+
+def thread(slack: FakeSlackAPI) -> list[str]:
+    return [m.text for m in slack.messages.values() if m.thread_ts == TARGET.thread_ts and not m.deleted]
 
 
 @pytest.mark.parametrize("native", [True, False])
-async def test_a_message_that_waited_for_its_post_turn_opens_with_the_text_by_then(native: bool) -> None:
-    slack = await stream(native, {POST: 120}, delay=0.01, taken=POST)  # the post waits 0.5 s
-    [message] = [m for m in slack.messages.values() if m.thread_ts == TARGET.thread_ts]
-    assert message.text == "".join(PARTS) and not message.streaming
-    opened, field = ("chat.startStream", "markdown_text") if native else ("chat.postMessage", "text")
-    assert slack.calls_to(opened)[0].args[field] == "".join(PARTS)  # the whole answer, in the first call
-    assert slack.calls_to(EDITS[native]) == []
+async def test_an_answer_complete_by_its_post_turn_is_posted_whole(native: bool) -> None:
+    busy = {"chat.postMessage": Limit(1, 0.5, per_channel=True), "chat.startStream": Limit(1, 60)}
+    async with FakeSlackAPI() as slack:
+        await stream(slack, native, busy, taken=("chat.postMessage", "chat.startStream"))
+        assert slack.calls_to("chat.postMessage")[0].args["text"] == WHOLE  # waited 0.5 s, then whole
+        assert slack.calls_to("chat.update") == slack.calls_to("chat.startStream") == []
+        assert thread(slack) == [WHOLE]
 
 
-async def test_a_finished_native_stream_stops_without_waiting_for_an_edit_turn() -> None:
-    slack = await stream(True, {"chat.appendStream": 1}, delay=0.1)  # one append, then a minute's wait
-    [message] = [m for m in slack.messages.values() if m.thread_ts == TARGET.thread_ts]
-    assert message.text == "".join(PARTS) and not message.streaming
-    assert len(slack.calls_to("chat.appendStream")) <= 1
+async def test_with_no_stream_turn_free_an_answer_streams_by_post_and_update() -> None:
+    async with FakeSlackAPI() as slack:
+        await stream(slack, limits={"chat.startStream": Limit(1, 60)}, taken=("chat.startStream",))
+        assert slack.calls_to("chat.startStream") == []
+        first = slack.calls_to("chat.postMessage")[0].args["text"]
+        assert first and WHOLE.startswith(first) and first != WHOLE  # shown in part before the whole
+        assert thread(slack) == [WHOLE]
+
+
+async def test_without_room_to_stop_a_stream_none_is_started() -> None:
+    async with FakeSlackAPI() as slack:
+        await stream(slack, limits={"chat.stopStream": Limit(1, 60)}, taken=("chat.stopStream",))
+        assert slack.calls_to("chat.startStream") == [] and thread(slack) == [WHOLE]
+
+
+async def test_a_finished_native_stream_stops_without_waiting_for_an_append_turn() -> None:
+    async with FakeSlackAPI() as slack:
+        await stream(slack, limits={"chat.appendStream": Limit(1, 60)}, delay=0.1)
+        [message] = [m for m in slack.messages.values() if m.thread_ts == TARGET.thread_ts]
+        assert message.text == WHOLE and not message.streaming
+        assert len(slack.calls_to("chat.appendStream")) <= 1
+
+
+async def test_a_stream_slack_will_not_stop_still_shows_the_whole_answer() -> None:
+    async with FakeSlackAPI() as slack:
+        slack.fail("chat.stopStream", "internal_error", status=200, retry_after=None, times=None)
+        await stream(slack, delay=0.05)
+        assert "".join(thread(slack)) == WHOLE  # the rest came as a message of its own
+        assert len(thread(slack)) == 2
+
+
+async def test_a_429_is_waited_out_and_the_call_made_again() -> None:
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        slack.fail("chat.postMessage", retry_after=1, times=2)
+        client = PacedWebClient(
+            pacer=SlackPacer(), token="xoxb-test", base_url=slack.api_url, session=session
+        )
+        posted = await client.chat_postMessage(channel="C1", text="hello")
+        assert posted["ok"] and [c.failed for c in slack.calls_to("chat.postMessage")] == [True, True, False]
+        times = [c.time for c in slack.calls_to("chat.postMessage")]
+        assert times[2] - times[0] >= 2  # Retry-After was obeyed each time
+
+
+async def test_a_429_past_the_deadline_becomes_our_rate_limited_error() -> None:
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        slack.fail("chat.update", retry_after=30, times=None)
+        client = PacedWebClient(
+            pacer=SlackPacer(), give_up_after=5, token="xoxb-test", base_url=slack.api_url, session=session
+        )
+        with pytest.raises(RateLimited, match="too busy"):
+            await asyncio.wait_for(client.chat_update(channel="C1", ts="1.1", text="x"), 2)
+        assert len(slack.calls_to("chat.update")) == 1
