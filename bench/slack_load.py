@@ -6,22 +6,43 @@ What it measures
     * whether every answer is complete in Slack (its thread messages, stopped if streamed,
       add up to the whole model answer), and the wall time until all were;
     * edits per answer (``chat.appendStream`` per stream, or ``chat.update`` per answer),
-      total Slack API calls and any 429s;
+      total Slack API calls, and the 429s Slack answered, by method;
+    * per answer, from the moment that user's ``/ask`` was written: "first visible text", until
+      the first Slack call that put part of the answer into the user's thread (a
+      ``chat.startStream`` or ``chat.postMessage`` with answer text, or the first edit that added
+      some), and "completion", until the last write to that thread of an answer that ended
+      complete; whether the first text was only part of the answer (it streamed); and how many
+      answers were complete within 60 s of the last request. The fake records each call's
+      wall-clock arrival and the sending process each request's, so the two compare directly;
     * the bot's peak RSS: VmRSS sampled every 50 ms and VmHWM read just before stopping it,
       and the CPU time it used.
 
 How
-    The fake OpenAI (streaming ``--chunks`` chunks ``--delay`` s apart) and the fake Slack
-    Web API run inside this process, on their own event loop in a daemon thread. The bot
+    The fake OpenAI (streaming ``--chunks`` chunks ``--delay`` s apart, so ~1 s answers by
+    default; ``--answer-seconds`` sets the delay from a total) and the fake Slack Web API run
+    inside this process, on their own event loop in a daemon thread. With ``--tiers`` the fake
+    Slack enforces Slack's published rate limits (per method, per workspace: Tier 2 = 20 a
+    minute for chat.startStream/stopStream, ~1 chat.postMessage a second per channel, ...)
+    and answers 429 + Retry-After as Slack does; without it, it accepts every call. The bot
     runs as a separate process, ``python -m bot slack --http --port <free port>``, exactly
     as deployed, and is sent the burst as soon as it is healthy. The burst comes from a
     third process: every connection opened first, then all N prepared requests written at
-    once, so neither the fakes' work nor the client's own shows up in the timing.
+    once, so neither the fakes' work nor the client's own shows up in the timing. The N users
+    ask from ``--channels`` channels of one workspace (one bot token).
 
 Run it by hand (it is a report, not a test)::
 
-    .venv/bin/python -m bench.slack_load [--n 200] [--chunks 40] [--delay 0.025]
-                                         [--mode native|update] [--timeout 120]
+    .venv/bin/python -m bench.slack_load [--n 200] [--channels 10] [--chunks 40] [--delay 0.025]
+                                         [--answer-seconds S] [--mode native|update]
+                                         [--tiers] [--timeout 120]
+
+The two runs with Slack's limits on, and their targets (printed as PASS/FAIL)::
+
+    # 20 at once, each in a channel of its own (n <= channels): 20/20 complete, no 429 at all,
+    # every answer streamed, first visible text p90 <= 1 s, completion p99 <= 12 s
+    .venv/bin/python -m bench.slack_load --n 20 --channels 20 --tiers
+    # 200 at once in 10 channels: 200/200 complete within 60 s of the last request, at most 2 x 429
+    .venv/bin/python -m bench.slack_load --n 200 --channels 10 --tiers
 
 Exit status: 0 whether the targets pass or fail; 1 if the bot never became healthy or died.
 """
@@ -54,14 +75,14 @@ from typing import TypeVar
 import aiohttp
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlackAPI, Message
+from tests.fakes.slack_api import Call, FakeSlackAPI, Message
 from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender
 
 ROOT = Path(__file__).resolve().parent.parent
 
 _T = TypeVar("_T")
 START: asyncio.Event  # the burst's starting gun, in the sending process
-CHANNELS = 10
+CHANNELS = 10  # default for --channels
 HEALTH_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -70,6 +91,10 @@ POLL_EVERY = 0.2
 ACK_LIMIT_S = 3.0
 P99_LIMIT_MS = 100.0
 RSS_LIMIT_MIB = 200.0
+FIRST_TEXT_P90_S = 1.0
+COMPLETION_P99_S = 12.0
+AFTER_LAST_REQUEST_S = 60.0
+CROWDED_MAX_429 = 2
 _MENTION = re.compile(r"<@(\w+)>")
 EDIT_METHOD = {"native": "chat.appendStream", "update": "chat.update"}
 PACED_METHODS = (
@@ -79,6 +104,8 @@ PACED_METHODS = (
     "chat.stopStream",
     "chat.update",
 )
+THREAD_POSTS = ("chat.postMessage", "chat.startStream")  # write into a thread named by thread_ts
+MESSAGE_WRITES = ("chat.appendStream", "chat.stopStream", "chat.update", "chat.delete")  # write to a ts
 
 
 class BotDown(Exception):
@@ -93,6 +120,7 @@ class Ack:
     channel: str
     status: int
     seconds: float
+    sent_at: float  # time.time() when the request was written, in the sending process
 
 
 @dataclass
@@ -103,6 +131,17 @@ class Completion:
     wall: float | None  # seconds from the first request until all were complete
     last_seen: float  # seconds from the first request to the last new completion
     answer_ts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # user -> [(channel, ts)]
+    users: set[str] = field(default_factory=set)  # whose answer is complete
+
+
+@dataclass
+class Timeline:
+    """One user's answer as Slack showed it, in seconds after their request was written."""
+
+    sent_at: float  # time.time() when the user's /ask was written
+    first_text: float | None = None  # first call that put answer text into the thread
+    completed: float | None = None  # last write to the thread, if the answer ended complete
+    streamed: bool = False  # that first text was a strict prefix of the answer
 
 
 @dataclass
@@ -115,6 +154,17 @@ class Measured:
     hwm_kib: int | None
     cpu: float | None
     sampler: RssSampler
+    timelines: dict[str, Timeline] = field(default_factory=dict)  # user -> their answer's timeline
+
+    @property
+    def first_texts(self) -> list[float]:
+        """Seconds to each answer's first visible text (answers that showed any)."""
+        return [t.first_text for t in self.timelines.values() if t.first_text is not None]
+
+    @property
+    def completions(self) -> list[float]:
+        """Seconds to each complete answer's last write."""
+        return [t.completed for t in self.timelines.values() if t.completed is not None]
 
 
 # ----- the fakes ------------------------------------------------------------------------
@@ -267,11 +317,11 @@ class RssSampler:
 # ----- load and completion ----------------------------------------------------------------
 
 
-async def send_one(request: bytes, port: int) -> tuple[int, float]:
-    """One prepared HTTP/1.1 request on an open connection: its status, timed from write to answer."""
+async def send_one(request: bytes, port: int) -> tuple[int, float, float]:
+    """One prepared request on an open connection: status, seconds to the answer, time.time() at write."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await START.wait()
-    started = time.perf_counter()
+    started, sent_at = time.perf_counter(), time.time()
     try:
         writer.write(request)
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
@@ -282,10 +332,10 @@ async def send_one(request: bytes, port: int) -> tuple[int, float]:
         status = -1  # no HTTP response at all
     finally:
         writer.close()
-    return status, time.perf_counter() - started
+    return status, time.perf_counter() - started, sent_at
 
 
-async def _burst(requests: list[bytes], port: int) -> list[tuple[int, float]]:
+async def _burst(requests: list[bytes], port: int) -> list[tuple[int, float, float]]:
     global START
     START = asyncio.Event()
     sending = [asyncio.ensure_future(send_one(request, port)) for request in requests]
@@ -294,7 +344,7 @@ async def _burst(requests: list[bytes], port: int) -> list[tuple[int, float]]:
     return list(await asyncio.gather(*sending))
 
 
-def burst(requests: list[bytes], port: int) -> list[tuple[int, float]]:
+def burst(requests: list[bytes], port: int) -> list[tuple[int, float, float]]:
     """Send every request at once, from a process of its own: the fakes' work cannot delay the timing."""
     return asyncio.run(_burst(requests, port))
 
@@ -315,12 +365,12 @@ async def send_all(
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         requests.append(f"POST /slack/events HTTP/1.1\r\n{head}\r\n{body}".encode())
     answered = await asyncio.get_running_loop().run_in_executor(pool, burst, requests, port)
-    return [Ack(c[2], c[3], status, seconds) for c, (status, seconds) in zip(commands, answered)]
+    return [Ack(c[2], c[3], *answer) for c, answer in zip(commands, answered)]
 
 
-def asks(n: int) -> list[tuple[str, str, str, str]]:
-    """N ``/ask``, each from its own user, spread over CHANNELS channels."""
-    return [("/ask", f"question number {i}", f"UB{i:05d}", f"CB{i % CHANNELS:02d}") for i in range(n)]
+def asks(n: int, channels: int) -> list[tuple[str, str, str, str]]:
+    """N ``/ask``, each from its own user, spread over ``channels`` channels."""
+    return [("/ask", f"question number {i}", f"UB{i:05d}", f"CB{i % channels:02d}") for i in range(n)]
 
 
 def find_answers(
@@ -331,11 +381,7 @@ def find_answers(
     The question is the top-level message mentioning the user; the answer is in its thread,
     in one message or, past a message's limit, several (compared ignoring where they split).
     """
-    question_of: dict[tuple[str, str], str] = {}
-    for (channel, ts), message in messages.items():
-        mention = _MENTION.search(message.text)
-        if message.thread_ts is None and mention:
-            question_of[(channel, ts)] = mention.group(1)
+    question_of = questions(messages)
     parts: dict[str, list[Message]] = {}
     for message in messages.values():
         user = question_of.get((message.channel, message.thread_ts or ""))
@@ -350,6 +396,16 @@ def find_answers(
         if text.split() == expected.split() and not (native and any(m.streaming for m in answer)):
             complete.add(user)
     return answers, complete
+
+
+def questions(messages: dict[tuple[str, str], Message]) -> dict[tuple[str, str], str]:
+    """(channel, ts) of each question, the top-level message mentioning the user who asked -> that user."""
+    question_of: dict[tuple[str, str], str] = {}
+    for (channel, ts), message in messages.items():
+        mention = _MENTION.search(message.text)
+        if message.thread_ts is None and mention:
+            question_of[(channel, ts)] = mention.group(1)
+    return question_of
 
 
 def _ts_key(ts: str) -> tuple[int, int]:
@@ -374,10 +430,71 @@ async def wait_complete(
         if len(complete) != last_count:
             last_count, last_seen = len(complete), elapsed
         if len(complete) >= want:
-            return Completion(len(complete), elapsed, last_seen, answers)
+            return Completion(len(complete), elapsed, last_seen, answers, complete)
         if elapsed > timeout or proc.poll() is not None:
-            return Completion(len(complete), None, last_seen, answers)
+            return Completion(len(complete), None, last_seen, answers, complete)
         await asyncio.sleep(POLL_EVERY)
+
+
+# ----- answer timelines -----------------------------------------------------------------------
+
+
+def carried_text(args: dict[str, object]) -> str:
+    """The text a write puts into a message: ``text`` or ``markdown_text``, plus markdown chunks."""
+    chunks = args.get("chunks")
+    pieces = [c.get("text", "") for c in chunks if isinstance(c, dict)] if isinstance(chunks, list) else []
+    return " ".join([str(args.get("markdown_text") or args.get("text") or ""), *map(str, pieces)])
+
+
+def _writer_for(
+    call: Call, question_of: dict[tuple[str, str], str], in_thread: dict[tuple[str, str], str]
+) -> str | None:
+    """The user into whose answer thread a call writes, if any."""
+    channel = str(call.args.get("channel"))
+    if call.method in THREAD_POSTS:
+        return question_of.get((channel, str(call.args.get("thread_ts"))))
+    if call.method in MESSAGE_WRITES:
+        return in_thread.get((channel, str(call.args.get("ts"))))
+    return None
+
+
+def _leading_match(shown: Sequence[str], words: Sequence[str]) -> int:
+    """How many of ``words`` ``shown`` starts with."""
+    count = 0
+    while count < min(len(shown), len(words)) and shown[count] == words[count]:
+        count += 1
+    return count
+
+
+def answer_timelines(
+    calls: Sequence[Call], messages: dict[tuple[str, str], Message], acks: Sequence[Ack], expected: str,
+    complete: set[str],
+) -> dict[str, Timeline]:  # fmt: skip
+    """Each asking user's Timeline, replayed from the fake's successful calls in arrival order."""
+    question_of = questions(messages)
+    in_thread = {(m.channel, m.ts): question_of[(m.channel, m.thread_ts or "")] for m in messages.values()
+                 if (m.channel, m.thread_ts or "") in question_of}  # fmt: skip
+    words = expected.split()
+    timelines = {a.user: Timeline(a.sent_at) for a in acks}
+    last_write: dict[str, float] = {}
+    for call in calls:
+        user = None if call.failed else _writer_for(call, question_of, in_thread)
+        if user not in timelines:
+            continue
+        timeline, shown = timelines[user], carried_text(call.args).split()
+        last_write[user] = call.time
+        if timeline.first_text is None and set(words).intersection(shown):
+            timeline.first_text = call.time - timeline.sent_at
+            timeline.streamed = 0 < _leading_match(shown, words) < len(words)
+    for user in complete & last_write.keys():
+        timelines[user].completed = last_write[user] - timelines[user].sent_at
+    return timelines
+
+
+def complete_soon_after_last_request(timelines: dict[str, Timeline], acks: Sequence[Ack]) -> int:
+    """Answers complete within AFTER_LAST_REQUEST_S of the last request written."""
+    deadline = max(a.sent_at for a in acks) + AFTER_LAST_REQUEST_S
+    return sum(t.completed is not None and t.sent_at + t.completed <= deadline for t in timelines.values())
 
 
 # ----- the report ---------------------------------------------------------------------------
@@ -404,6 +521,14 @@ def busiest_minute(times: Sequence[float]) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def spread(values: Sequence[float], low: float, high: float, n: int) -> str:
+    """``p<low> / p<high>`` of some answers' seconds, and how many of the N had one."""
+    if not values:
+        return f"n/a (0/{n} answers)"
+    low_s, high_s = percentile(values, low), percentile(values, high)
+    return f"p{low:.0f} {low_s:.2f} / p{high:.0f} {high_s:.2f} ({len(values)}/{n} answers)"
 
 
 def wall_time(done: Completion, timeout: float) -> str:
@@ -439,23 +564,53 @@ def print_figures(args: argparse.Namespace, run: Measured, slack: FakeSlackAPI) 
     calls = slack.calls
     failed = Counter(f"{c.method}:{c.error}" for c in calls if c.failed)
     peaks = {m: busiest_minute([c.time for c in calls if c.method == m]) for m in PACED_METHODS}
-    print(f"\n=== Slack load: N={args.n}, mode={args.mode}, {args.chunks} chunks x {args.delay} s ===")
+    limited = dict(sorted(Counter(c.method for c in calls if c.status == 429).items()))
+    limits = "Slack's rate limits ON" if args.tiers else "no rate limits"
+    print(f"\n=== Slack load: N={args.n} in {args.channels} channels, mode={args.mode}, "
+          f"{args.chunks} chunks x {args.delay:g} s, {limits} ===")  # fmt: skip
     line("ack latency (ms)", f"p50 {p50:.1f} / p99 {p99:.1f} / max {max(ms):.1f}")
     line("non-200 acks", sum(a.status != 200 for a in run.acks))
-    line("answers completed", f"{run.done.complete}/{args.n}")
+    line("answers complete", f"{run.done.complete}/{args.n}")
     line("wall time to all complete", wall_time(run.done, args.timeout))
     line(f"edits per answer ({method})", f"mean {sum(edits) / len(edits):.2f} / max {max(edits)}")
     line("Slack API calls", f"{len(calls)} total; {dict(sorted(Counter(c.method for c in calls).items()))}")
     line("busiest 60 s, calls per method", peaks)
-    line("429 (ratelimited) responses", sum(c.error == "ratelimited" for c in calls))
+    line("429 responses", f"{sum(limited.values())}; by method {limited}")
     line("failed Slack calls", dict(failed) or 0)
+    line("first visible text (s)", spread(run.first_texts, 50, 90, args.n))
+    line("completion (s)", spread(run.completions, 50, 99, args.n))
+    streamed = sum(t.streamed for t in run.timelines.values())
+    line("answers shown partially before whole", f"{streamed}/{args.n}")
+    soon = complete_soon_after_last_request(run.timelines, run.acks)
+    line(f"complete <= {AFTER_LAST_REQUEST_S:.0f} s after last request", f"{soon}/{args.n}")
     line("bot CPU time (user+sys)", "n/a" if run.cpu is None else f"{run.cpu:.2f} s")
     hwm = "n/a" if run.hwm_kib is None else f"{run.hwm_kib / 1024:.1f}"
     rss = f"VmHWM {hwm} / sampled max {run.sampler.max_kib / 1024:.1f}"
     line("peak RSS (MiB)", f"{rss} ({run.sampler.samples} samples)")
 
 
-def print_verdict(args: argparse.Namespace, run: Measured) -> bool:
+def tier_targets(args: argparse.Namespace, run: Measured, slack: FakeSlackAPI) -> dict[str, bool]:
+    """With Slack's limits on: each asker in a channel of their own (n <= channels), or a crowd."""
+    n, limited = args.n, sum(c.status == 429 for c in slack.calls)
+    if n > args.channels:
+        soon = complete_soon_after_last_request(run.timelines, run.acks)
+        return {
+            f"{n}/{n} complete within {AFTER_LAST_REQUEST_S:.0f} s of the last request": soon == n,
+            f"at most {CROWDED_MAX_429} x 429": limited <= CROWDED_MAX_429,
+        }
+    firsts, dones = run.first_texts, run.completions
+    streamed = sum(t.streamed for t in run.timelines.values())
+    return {
+        "0 x 429": limited == 0,
+        f"{n}/{n} answers streamed (shown partially before whole)": streamed == n,
+        f"first visible text p90 <= {FIRST_TEXT_P90_S:.0f} s": len(firsts) == n
+        and percentile(firsts, 90) <= FIRST_TEXT_P90_S,
+        f"completion p99 <= {COMPLETION_P99_S:.0f} s": len(dones) == n
+        and percentile(dones, 99) <= COMPLETION_P99_S,
+    }
+
+
+def print_verdict(args: argparse.Namespace, run: Measured, slack: FakeSlackAPI) -> bool:
     """PASS/FAIL against each target; True when all pass."""
     acks, hwm_kib = run.acks, run.hwm_kib
     ms = [a.seconds * 1000 for a in acks]
@@ -465,6 +620,7 @@ def print_verdict(args: argparse.Namespace, run: Measured) -> bool:
         f"ack p99 < {P99_LIMIT_MS:.0f} ms": percentile(ms, 99) < P99_LIMIT_MS,
         f"{args.n}/{args.n} answers complete": run.done.complete == args.n,
         f"peak RSS (VmHWM) < {RSS_LIMIT_MIB:.0f} MiB": hwm_kib is not None and hwm_kib / 1024 < RSS_LIMIT_MIB,
+        **(tier_targets(args, run, slack) if args.tiers else {}),
     }
     for name, ok in checks.items():
         print(f"  [{'PASS' if ok else 'FAIL'}] {name}")
@@ -499,7 +655,7 @@ async def load(
         try:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 started = time.perf_counter()
-                acks = await send_all(sender, port, pool, asks(args.n))
+                acks = await send_all(sender, port, pool, asks(args.n, args.channels))
                 want = sum(a.status == 200 for a in acks)
                 native = args.mode == "native"
                 done = await wait_complete(slack, proc, want, expected, native, started, args.timeout)
@@ -515,7 +671,7 @@ async def run(args: argparse.Namespace) -> int:
     # The fake OpenAI logs a traceback for every stream the bot drops when it is stopped mid-answer.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     ai = FakeOpenAI(chunks=answer_chunks(args.chunks), chunk_delay=args.delay)
-    slack = FakeSlackAPI()
+    slack = FakeSlackAPI(rate_limits=args.tiers)
     with tempfile.TemporaryDirectory(prefix="slack-bench-") as tmpdir:
         log_path = Path(tmpdir) / "bot-stderr.log"
         async with running_fakes(ai, slack):
@@ -530,8 +686,11 @@ async def run(args: argparse.Namespace) -> int:
             finally:
                 await stop_bot(proc)
             if measured is not None:  # reported after the stop, so calls made while draining count too
+                measured.timelines = answer_timelines(
+                    slack.calls, slack.messages, measured.acks, "".join(ai.chunks), measured.done.users
+                )
                 print_figures(args, measured, slack)
-                print_verdict(args, measured)
+                print_verdict(args, measured, slack)
                 if not measured.alive:
                     print("BOT DIED during the run")
             print(f"OpenAI requests: {len(ai.requests)}; bot exit status: {proc.returncode}")
@@ -543,13 +702,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--n", type=int, default=200, help="concurrent /ask commands (default 200)")
+    parser.add_argument(
+        "--channels", type=int, default=CHANNELS, help=f"channels asked in (default {CHANNELS})"
+    )
     parser.add_argument("--chunks", type=int, default=40, help="chunks per answer (default 40)")
     parser.add_argument("--delay", type=float, default=0.025, help="seconds between chunks (default 0.025)")
+    parser.add_argument(
+        "--answer-seconds", type=float, help="seconds per answer; sets --delay to this / --chunks"
+    )
     parser.add_argument("--mode", choices=("native", "update"), default="native", help="SLACK_STREAMING")
+    parser.add_argument("--tiers", action="store_true", help="the fake Slack enforces Slack's rate limits")
     parser.add_argument("--timeout", type=float, default=120.0, help="max seconds to wait for all answers")
     args = parser.parse_args(argv)
-    if args.n < 1 or args.chunks < 1:
-        parser.error("--n and --chunks must be at least 1")
+    if args.n < 1 or args.chunks < 1 or args.channels < 1:
+        parser.error("--n, --channels and --chunks must be at least 1")
+    if args.answer_seconds is not None:
+        args.delay = args.answer_seconds / args.chunks
     return args
 
 

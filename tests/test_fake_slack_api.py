@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import aiohttp
 import pytest
@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -214,3 +215,203 @@ async def test_stream_expires_after_ttl(slack: FakeSlackAPI, client: AsyncWebCli
         await client.chat_stopStream(channel=CHANNEL, ts=started["ts"], markdown_text="c")
     assert err.value.response["error"] == "message_not_in_streaming_state"
     assert slack.message_text(CHANNEL, started["ts"]) == "ab"
+
+
+# ----- Slack's rate limits and size limits -----------------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock a test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest_asyncio.fixture
+async def timed() -> AsyncIterator[tuple[FakeSlackAPI, Clock]]:
+    """A running fake with its rate limits on (the default) and a hand-moved clock."""
+    clock = Clock()
+    async with FakeSlackAPI(clock=clock) as fake:
+        yield fake, clock
+
+
+async def _refused(call: Awaitable[object]) -> AsyncSlackResponse:
+    """The error response of a call that must fail."""
+    with pytest.raises(SlackApiError) as err:
+        await call
+    return err.value.response
+
+
+@pytest.mark.asyncio
+async def test_21st_start_stream_in_a_minute_is_429_and_not_applied(
+    timed: tuple[FakeSlackAPI, Clock],
+) -> None:
+    slack, clock = timed
+    client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+    for start in (1000.0, 1005.0):  # Tier 2: 20 in any 60 s
+        clock.now = start
+        for _ in range(10):
+            await client.chat_startStream(channel=CHANNEL, thread_ts="1.2", markdown_text="a")
+    clock.now = 1010.4
+    refused = await _refused(client.chat_startStream(channel=CHANNEL, thread_ts="1.2", markdown_text="b"))
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "50"  # ceil(1060 - 1010.4)
+    assert refused.data == {"ok": False, "error": "ratelimited"}
+    assert refused.headers["Content-Type"] == "application/json"
+    assert len(slack.messages) == 20 and all(m.text == "a" for m in slack.messages.values())
+    last = slack.calls_to("chat.startStream")[-1]
+    assert (last.failed, last.error, last.status) == (True, "ratelimited", 429)
+    clock.now = 1059.9
+    refused = await _refused(client.chat_startStream(channel=CHANNEL, thread_ts="1.2"))
+    assert refused.headers["Retry-After"] == "1"  # 0.1 s, rounded up
+    clock.now = 1060.0  # the ten from 1000 s leave the window; the ten from 1005 s stay
+    for _ in range(10):
+        await client.chat_startStream(channel=CHANNEL, thread_ts="1.2", markdown_text="c")
+    refused = await _refused(client.chat_startStream(channel=CHANNEL, thread_ts="1.2"))
+    assert refused.headers["Retry-After"] == "5"  # ceil(1005 + 60 - 1060)
+    assert len(slack.messages) == 30
+    assert [c.status for c in slack.calls_to("chat.startStream")].count(429) == 3
+
+
+@pytest.mark.asyncio
+async def test_post_message_is_limited_per_channel(timed: tuple[FakeSlackAPI, Clock]) -> None:
+    slack, clock = timed
+    client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+    for i in range(3):  # a burst of three in one channel is fine
+        await client.chat_postMessage(channel="C1", text=f"m{i}")
+    refused = await _refused(client.chat_postMessage(channel="C1", text="m3"))
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "3"
+    assert (await client.chat_postMessage(channel="C2", text="elsewhere"))["ok"]
+    clock.now += 2.0
+    assert (await _refused(client.chat_postMessage(channel="C1", text="m3"))).headers["Retry-After"] == "1"
+    assert sorted(m.text for m in slack.messages.values() if m.channel == "C1") == ["m0", "m1", "m2"]
+    clock.now += 1.0
+    assert (await client.chat_postMessage(channel="C1", text="m3"))["ok"]
+
+
+@pytest.mark.asyncio
+async def test_tokens_are_separate_workspaces(timed: tuple[FakeSlackAPI, Clock]) -> None:
+    slack, _ = timed
+    first = AsyncWebClient(token="xoxb-first", base_url=slack.api_url)
+    second = AsyncWebClient(token="xoxb-second", base_url=slack.api_url)
+    for _ in range(20):
+        await first.chat_startStream(channel=CHANNEL, thread_ts="1.2")
+    assert (await _refused(first.chat_startStream(channel=CHANNEL, thread_ts="1.2"))).status_code == 429
+    assert (await second.chat_startStream(channel=CHANNEL, thread_ts="1.2"))["ok"]
+    for _ in range(3):  # chat.postMessage's per-channel count is per workspace too
+        await first.chat_postMessage(channel="C1", text="x")
+    assert (await second.chat_postMessage(channel="C1", text="y"))["ok"]
+
+
+@pytest.mark.asyncio
+async def test_ratelimited_call_does_not_count(timed: tuple[FakeSlackAPI, Clock]) -> None:
+    slack, clock = timed
+    client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+    for _ in range(3):
+        await client.chat_postMessage(channel="C1", text="x")
+    for _ in range(2):
+        clock.now += 1.0
+        assert (await _refused(client.chat_postMessage(channel="C1", text="x"))).status_code == 429
+    clock.now += 1.0  # 3 s after the first three: had the refusals counted, they would block these
+    for _ in range(3):
+        await client.chat_postMessage(channel="C1", text="x")
+    assert (await _refused(client.chat_postMessage(channel="C1", text="x"))).status_code == 429
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [200] * 3 + [429] * 2 + [200] * 3 + [429]
+
+
+@pytest.mark.asyncio
+async def test_rate_limits_can_be_turned_off() -> None:
+    async with FakeSlackAPI(rate_limits=False) as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        for _ in range(25):
+            await client.chat_startStream(channel=CHANNEL, thread_ts="1.2")
+        assert not any(c.failed for c in slack.calls)
+        slack.rate_limits = True  # calls made while off were not counted
+        for _ in range(20):
+            await client.chat_startStream(channel=CHANNEL, thread_ts="1.2")
+        assert (await _refused(client.chat_startStream(channel=CHANNEL, thread_ts="1.2"))).status_code == 429
+
+
+def test_run_in_thread_passes_rate_limits_through() -> None:
+    with FakeSlackAPI.run_in_thread(rate_limits=False) as slack:
+        sync = WebClient(token="xoxb-sync", base_url=slack.api_url)
+        for _ in range(5):  # five in a channel at once would be 429 with the limits on
+            assert sync.chat_postMessage(channel=CHANNEL, text="x")["ok"]
+        assert slack.rate_limits is False
+
+
+@pytest.mark.asyncio
+async def test_injected_fault_takes_precedence_and_records_its_status(slack: FakeSlackAPI) -> None:
+    client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+    for _ in range(3):
+        await client.chat_postMessage(channel=CHANNEL, text="x")
+    slack.fail("chat.postMessage", error="service_unavailable", status=503, retry_after=None)
+    refused = await _refused(client.chat_postMessage(channel=CHANNEL, text="x"))
+    assert refused.status_code == 503 and refused["error"] == "service_unavailable"
+    assert (await _refused(client.chat_postMessage(channel=CHANNEL, text="x"))).status_code == 429
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [200, 200, 200, 503, 429]
+
+
+@pytest.mark.asyncio
+async def test_raw_429_wire_format(slack: FakeSlackAPI) -> None:
+    headers = {"Authorization": "Bearer xoxb-raw"}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(20):
+            async with http.post(
+                slack.api_url + "chat.startStream", json={"channel": "C1"}, headers=headers
+            ) as r:
+                assert r.status == 200
+        async with http.post(
+            slack.api_url + "chat.startStream", json={"channel": "C1"}, headers=headers
+        ) as r:
+            assert r.status == 429 and r.headers["Content-Type"] == "application/json"
+            assert 1 <= int(r.headers["Retry-After"]) <= 60
+            assert await r.json() == {"ok": False, "error": "ratelimited"}
+
+
+@pytest.mark.asyncio
+async def test_text_size_limits(slack: FakeSlackAPI, client: AsyncWebClient) -> None:
+    posted = await client.chat_postMessage(channel="C1", text="a" * 40_001)
+    assert posted["response_metadata"]["warnings"] == ["message_truncated"]  # posted, but cut
+    assert slack.message_text("C1", posted["ts"]) == "a" * 40_000
+    fine = await client.chat_postMessage(channel="C2", text="short")
+    assert "response_metadata" not in fine.data
+    assert (await client.chat_update(channel="C2", ts=fine["ts"], text="b" * 4_000))["ok"]
+    refused = await _refused(client.chat_update(channel="C2", ts=fine["ts"], text="c" * 4_001))
+    assert refused.status_code == 200 and refused["error"] == "msg_too_long"
+    assert slack.message_text("C2", fine["ts"]) == "b" * 4_000
+    too_long = "d" * 12_001
+    assert (await _refused(client.chat_postMessage(channel="C3", markdown_text=too_long)))[
+        "error"
+    ] == "msg_too_long"
+    refused = await _refused(client.chat_startStream(channel="C4", thread_ts="1.2", markdown_text=too_long))
+    assert refused["error"] == "msg_too_long"
+    assert set(slack.messages) == {("C1", posted["ts"]), ("C2", fine["ts"])}
+    stream = await client.chat_startStream(channel="C4", thread_ts="1.2", markdown_text="e" * 12_000)
+    refused = await _refused(client.chat_appendStream(channel="C4", ts=stream["ts"], markdown_text=too_long))
+    assert refused["error"] == "msg_too_long"
+    refused = await _refused(client.chat_stopStream(channel="C4", ts=stream["ts"], markdown_text=too_long))
+    assert refused["error"] == "msg_too_long"
+    assert slack.message_text("C4", stream["ts"]) == "e" * 12_000
+    assert slack.messages[("C4", stream["ts"])].streaming
+
+
+@pytest.mark.asyncio
+async def test_block_count_limits(slack: FakeSlackAPI, client: AsyncWebClient) -> None:
+    divider = {"type": "divider"}
+    posted = await client.chat_postMessage(channel="C1", text="x", blocks=[divider] * 50)
+    refused = await _refused(client.chat_postMessage(channel="C2", text="x", blocks=[divider] * 51))
+    assert refused.status_code == 200 and refused["error"] == "invalid_blocks"
+    refused = await _refused(
+        client.chat_update(channel="C1", ts=posted["ts"], text="x", blocks=[divider] * 51)
+    )
+    assert refused["error"] == "invalid_blocks"
+    assert slack.messages[("C1", posted["ts"])].blocks == [divider] * 50
+    assert set(slack.messages) == {("C1", posted["ts"])}
+    stream = await client.chat_startStream(channel="C3", thread_ts="1.2", markdown_text="a")
+    refused = await _refused(client.chat_stopStream(channel="C3", ts=stream["ts"], blocks=[divider] * 51))
+    assert refused["error"] == "msg_blocks_too_many"
+    assert slack.messages[("C3", stream["ts"])].streaming
+    assert (await client.chat_stopStream(channel="C3", ts=stream["ts"], blocks=[divider] * 50))["ok"]

@@ -9,7 +9,9 @@ or, from sync code / another process, ``with FakeSlackAPI.run_in_thread() as sla
 Arguments are read from the query string (AsyncWebClient sends ``params=`` there),
 urlencoded/multipart forms (the sync WebClient) and JSON bodies (chat.* methods).
 State, recorded calls and fault injection live in `SlackState`; Socket Mode
-(apps.connections.open, the websocket, envelopes and acks) in `SocketModeMixin`.
+(apps.connections.open, the websocket, envelopes and acks) in `SocketModeMixin`;
+Slack's rate limits (429 + Retry-After, on by default) and size limits in `slack_limits`.
+A call is answered in this order: auth, injected fault, rate limit, size limits, the method.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import contextlib
 import json
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from .slack_limits import TRUNCATED_WARNING, RateLimiter, size_error, truncate_text
 from .slack_socket import SocketModeMixin, app_token_error
 from .slack_state import BOT_USER_ID, Call, Message, SlackState, UploadedFile
 
@@ -74,24 +78,60 @@ async def _read_args(request: web.Request) -> JsonDict:
     return args
 
 
+def _token(headers: CIMultiDictProxy[str], args: JsonDict) -> str:
+    """The caller's token: the Bearer header, else a `token` argument ("" if none)."""
+    auth = headers.get("Authorization", "")
+    return auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(args.get("token") or "")
+
+
 def _token_error(headers: CIMultiDictProxy[str], args: JsonDict) -> str | None:
     """Slack's answer to a missing (not_authed) or malformed (invalid_auth) token."""
-    auth = headers.get("Authorization", "")
-    token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(args.get("token") or "")
+    token = _token(headers, args)
     if not token:
         return "not_authed"
     return None if token.startswith(TOKEN_PREFIXES) else "invalid_auth"
 
 
+@dataclass
+class _Answer:
+    """What /api/<method> answers: a JSON body, its HTTP status and extra headers."""
+
+    body: JsonDict
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        return None if self.body.get("ok") else str(self.body.get("error"))
+
+
+def _refusal(error: str, status: int = 200, headers: dict[str, str] | None = None) -> _Answer:
+    return _Answer({"ok": False, "error": error}, status, headers or {})
+
+
 class FakeSlackAPI(SocketModeMixin, SlackState):
     """The fake server: `start()`/`stop()` or `async with`; helpers come from the two bases."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Configure the bind address (port 0 = any free port); nothing runs until start()."""
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limits: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure the bind address (port 0 = any free port); nothing runs until start().
+
+        `rate_limits` enforces Slack's per-method, per-workspace limits (429 + Retry-After);
+        `clock` (monotonic seconds) times those windows and streams' ttl, so a test can move time.
+        """
         super().__init__()
         self.host, self.port = host, port
         self.delay: float = 0.0  # seconds of latency added to every request
         self.stream_ttl: float | None = None  # like Slack's ~300 s stream lifetime, if set
+        self.rate_limits = rate_limits  # may be flipped at any time
+        self.clock = clock
+        self._limiter = RateLimiter(lambda: self.clock())
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
             "apps.connections.open": self._connections_open,
@@ -168,9 +208,8 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
 
     # ----- HTTP handlers -----
     async def _api(self, request: web.Request) -> web.Response:
-        """POST/GET /api/<method>: auth, faults, dispatch, record."""
+        """POST/GET /api/<method>: answer it and record the call."""
         received, method = time.time(), request.match_info["method"]
-        body: JsonDict = {}
         try:
             args, error = await _read_args(request), None
         except ValueError:
@@ -178,23 +217,33 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
-            check = app_token_error if method == "apps.connections.open" else _token_error
-            error = error or check(request.headers, args)
-            fault = None if error else self._take_fault(method)
-            handler = self._methods.get(method)
-            if fault or error or handler is None:
-                error = fault.error if fault else error or "unknown_method"
-            else:
-                try:
-                    body = {"ok": True, **handler(args)}
-                except SlackError as exc:
-                    error = exc.error
-            self._record(method, args, request, received, error)
+            answer = _refusal(error) if error else self._answer(method, args, request.headers)
+            self._record(method, args, request, received, answer.error, answer.status)
+        return _json(answer.body, answer.status, answer.headers)
+
+    def _answer(self, method: str, args: JsonDict, headers: CIMultiDictProxy[str]) -> _Answer:
+        """Auth, injected fault, rate limit, size limits, then the method itself (lock held)."""
+        check = app_token_error if method == "apps.connections.open" else _token_error
+        error = check(headers, args)
+        if error:
+            return _refusal(error)
+        fault = self._take_fault(method)
         if fault:
             limited = fault.status == 429 and fault.retry_after is not None
-            return _json({"ok": False, "error": fault.error}, fault.status,
-                         {"Retry-After": str(fault.retry_after)} if limited else {})  # fmt: skip
-        return _json({"ok": False, "error": error} if error else body)
+            return _refusal(
+                fault.error, fault.status, {"Retry-After": str(fault.retry_after)} if limited else {}
+            )
+        handler = self._methods.get(method)
+        if handler is None:
+            return _refusal("unknown_method")
+        retry_after = self._limiter.admit(_token(headers, args), method, args) if self.rate_limits else None
+        if retry_after is not None:
+            return _refusal("ratelimited", 429, {"Retry-After": str(retry_after)})
+        try:
+            error = size_error(method, args, _jsonish(args.get("blocks")))
+            return _refusal(error) if error else _Answer({"ok": True, **handler(args)})
+        except SlackError as exc:
+            return _refusal(exc.error)
 
     async def _upload(self, request: web.Request) -> web.Response:
         """POST /upload/<file_id>: store the exact bytes (raw body, or first multipart file)."""
@@ -214,7 +263,10 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             error = fault.error if fault else None if upload else "file_not_found"
             if upload is not None and error is None:
                 upload.data, upload.uploaded = data, True
-            self._record("upload", {"file_id": file_id, "length": len(data)}, request, received, error)
+            status = (fault.status if fault else 404) if error else 200
+            self._record(
+                "upload", {"file_id": file_id, "length": len(data)}, request, received, error, status
+            )
         if error:
             return web.Response(status=fault.status if fault else 404, text=error, content_type="text/plain")
         return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
@@ -225,9 +277,10 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         with self.lock:
             upload = self._files.get(file_id)
             error = _token_error(request.headers, {}) or (None if upload else "file_not_found")
-            self._record("download", {"file_id": file_id}, request, time.time(), error)
+            status = (404 if error == "file_not_found" else 403) if error else 200
+            self._record("download", {"file_id": file_id}, request, time.time(), error, status)
         if error or upload is None:
-            return web.Response(status=403 if error != "file_not_found" else 404, text=error or "")
+            return web.Response(status=status, text=error or "")
         return web.Response(body=upload.data, content_type=upload.mimetype)
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -239,10 +292,12 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             )
         return web.Response(text="ok", content_type="text/plain")
 
-    def _record(self, method: str, args: JsonDict, req: web.Request, at: float, error: str | None) -> None:
+    def _record(
+        self, method: str, args: JsonDict, req: web.Request, at: float, error: str | None, status: int = 200
+    ) -> None:
         """Append a Call (lock held); headers are copied case-insensitively."""
         headers = CIMultiDictProxy(CIMultiDict(req.headers))
-        self._calls.append(Call(method, args, headers, at, error is not None, error))
+        self._calls.append(Call(method, args, headers, at, error is not None, error, status))
 
     # ----- Web API methods (called with `lock` held; return the body minus "ok") -----
     def _message(self, args: JsonDict) -> Message:
@@ -260,11 +315,12 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             raise SlackError("channel_not_found")
         if not any(args.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
             raise SlackError("no_text")
-        text = args.get("text") or args.get("markdown_text") or ""
+        text, truncated = truncate_text(args.get("text") or args.get("markdown_text") or "")
         blocks = _jsonish(args.get("blocks"))
         message = Message(args["channel"], self._next_ts(), text, blocks, args.get("thread_ts"))
         self._messages[(message.channel, message.ts)] = message
-        return {"channel": message.channel, "ts": message.ts, "message": message.to_api()}
+        body = {"channel": message.channel, "ts": message.ts, "message": message.to_api()}
+        return {**body, "response_metadata": TRUNCATED_WARNING} if truncated else body
 
     def _update(self, args: JsonDict) -> JsonDict:
         message = self._message(args)
@@ -283,7 +339,9 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
     def _post_ephemeral(self, args: JsonDict) -> JsonDict:
         if not args.get("channel") or not args.get("user"):
             raise SlackError("channel_not_found" if not args.get("channel") else "user_not_in_channel")
-        return {"message_ts": self._next_ts()}
+        body = {"message_ts": self._next_ts()}
+        truncated = truncate_text(str(args.get("text") or ""))[1]  # nothing is stored; only the warning
+        return {**body, "response_metadata": TRUNCATED_WARNING} if truncated else body
 
     def _stream_append(self, message: Message, args: JsonDict) -> None:
         """Add markdown_text and the markdown_text chunks of a stream call to the message."""
@@ -300,7 +358,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             message is None
             or message.deleted
             or not message.streaming
-            or (ttl is not None and time.monotonic() - message.started > ttl)
+            or (ttl is not None and self.clock() - message.started > ttl)
         ):
             raise SlackError("message_not_in_streaming_state")
         return message
@@ -309,6 +367,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         if not args.get("channel"):
             raise SlackError("channel_not_found")
         message = Message(args["channel"], self._next_ts(), thread_ts=args.get("thread_ts"), streaming=True)
+        message.started = self.clock()
         self._stream_append(message, args)
         self._messages[(message.channel, message.ts)] = message
         return {"channel": message.channel, "ts": message.ts}

@@ -25,9 +25,10 @@ class Call:
     method: str
     args: dict[str, Any]
     headers: Mapping[str, str]  # case-insensitive copy of the request headers
-    time: float
+    time: float  # time.time() when the request arrived
     failed: bool = False
     error: str | None = None
+    status: int = 200  # HTTP status answered: 429 when rate-limited, an injected fault's own status
 
 
 @dataclass
