@@ -27,14 +27,17 @@ from bot.slack_ratelimit import SlackPacer
 from bot.slack_render import defuse_markdown, stable_length, to_mrkdwn
 from core.errors import BotError
 from core.messages import text
-from core.text import split_head
+from core.text import MIN_LIMIT, split_head
 
 _log = logging.getLogger(__name__)
 
 NATIVE_LIMIT = 11_000
-"""Characters per streamed message (Slack takes 12,000 of Markdown per call)."""
+"""Characters of model text per streamed message."""
 EDIT_LIMIT = 3_500
-"""Characters per posted message before mrkdwn escaping (Slack truncates past 4,000)."""
+"""Characters of model text per posted message."""
+SENT_MAX = {True: 11_800, False: 3_900}
+"""Characters Slack takes once rendered: 12,000 of ``markdown_text`` per stream call, and 4,000 of
+``chat.update`` text (``msg_too_long`` past it), less room for a closing fence and a note."""
 
 
 REFUSALS = frozenset(
@@ -273,7 +276,7 @@ class _Stream:
 
     def _limit(self, paid: str) -> int:
         native = isinstance(self._message, _NativeMessage) if self._message else paid == START
-        return self._streamer.limit_for(native)
+        return _fitted(self._raw, self._streamer.limit_for(native), native)
 
     async def _show(self, raw: str, *, final: bool, paid: str) -> None:
         with self._streamer.pacer.prepaid(paid):
@@ -294,6 +297,18 @@ class _Stream:
             await asyncio.wait_for(self._message.show(self._raw + _note(reason), final=True), timeout=5)
         except Exception:
             _log.warning("could not close a stream cut short", exc_info=True)
+
+
+def _fitted(raw: str, limit: int, native: bool) -> int:
+    """``limit``, lowered until that much of ``raw`` is short enough once rendered for Slack.
+
+    Escaping lengthens text (``&`` becomes ``&amp;``), so text full of such characters
+    is cut into smaller messages rather than refused.
+    """
+    render, most = (defuse_markdown if native else to_mrkdwn), SENT_MAX[native]
+    while limit > MIN_LIMIT and (size := len(render(raw[:limit]))) > most:
+        limit = max(MIN_LIMIT, limit * most // size - 1)
+    return limit
 
 
 def _note(reason: str) -> str:

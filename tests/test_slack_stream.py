@@ -108,3 +108,27 @@ async def test_a_429_past_the_deadline_becomes_our_rate_limited_error() -> None:
         with pytest.raises(RateLimited, match="too busy"):
             await asyncio.wait_for(client.chat_update(channel="C1", ts="1.1", text="x"), 2)
         assert len(slack.calls_to("chat.update")) == 1
+
+
+@pytest.mark.parametrize(
+    ("native", "answer"),
+    [(True, "x <@U1> " * 1600), (False, "a <b> & c " * 500)],  # escaped, each is far over its limit
+)
+async def test_text_that_grows_when_escaped_is_cut_into_messages_slack_accepts(
+    native: bool, answer: str
+) -> None:
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        pacer = SlackPacer(min_interval=0)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
+
+        async def arriving() -> AsyncIterator[str]:  # natively in one big piece, else in small ones
+            for start in range(0, len(answer), len(answer) if native else 500):
+                yield answer[start : start + (len(answer) if native else 500)]
+                await asyncio.sleep(0.02)
+            yield "the end"
+
+        await asyncio.wait_for(SlackStreamer(client, pacer, native=native).stream(TARGET, arriving()), 30)
+    assert [c for c in slack.calls if c.failed] == []
+    assert len(thread(slack)) >= 2
+    shown = "".join(thread(slack)).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    assert "".join(shown.replace("\u2060", "").split()) == "".join((answer + "the end").split())
