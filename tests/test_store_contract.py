@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from functools import partial
+
+import pytest
 
 from core import janken
 from core.conversation import Turn
 from core.janken import Move, Opponent, Outcome, Stats
-from core.store import PlayerKey, Store
+from core.store import PlayerKey, Store, codec
 from core.store.sqlite import SQLiteStore
+from tests.store_records import plant
 
 ALICE = PlayerKey("slack", "T1", "alice")
 BOB = PlayerKey("slack", "T1", "bob")
@@ -154,3 +159,94 @@ async def test_two_sqlite_connections_on_one_file_apply_each_move_once(tmp_path)
     assert (await b.get_game(ALICE)).rounds_played == 25  # type: ignore[union-attr]
     await a.close()
     await b.close()
+
+
+# Records this build cannot read: they count as absent, are logged once, and are replaced.
+
+
+_MISSING = object()
+
+
+def _game_fields(**changes: object) -> str:
+    """A good game record with ``changes`` (``_MISSING`` removes a field)."""
+    data = json.loads(codec.dump_game(game("old")))
+    data.update(changes)
+    return json.dumps({k: v for k, v in data.items() if v is not _MISSING})
+
+
+UNREADABLE_GAMES = {
+    "garbage": "{not json",
+    "empty": "",
+    "a list": "[1, 2]",
+    "unknown version": _game_fields(v=2),
+    "version as text": _game_fields(v="1"),
+    "missing field": _game_fields(max_hp=_MISSING),
+    "older schema": json.dumps({"id": "g0", "opponent": "Bot", "hp": [3, 3]}),
+    "mistyped field": _game_fields(player_hp="3"),
+    "bad move": _game_fields(
+        last_round={"number": 1, "player_move": "lizard", "opponent_move": "rock", "outcome": "win"}
+    ),
+    "already over": _game_fields(player_hp=0),
+}
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("core.store") and r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("text", UNREADABLE_GAMES.values(), ids=UNREADABLE_GAMES.keys())
+async def test_an_unreadable_game_counts_as_none_and_the_next_game_replaces_it(
+    store: Store, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await plant(store, "games", ALICE, text)
+    assert await store.get_game(ALICE) is None
+    assert await store.get_game(ALICE) is None
+    assert await store.ensure_game(ALICE, game("new")) == game("new")
+    assert await store.get_game(ALICE) == game("new")
+    [warning] = _warnings(caplog)  # logged when found and dropped, not on every read
+    assert str(ALICE) in warning.getMessage() and warning.exc_info is None
+
+
+async def test_quitting_or_playing_over_an_unreadable_game_works(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await plant(store, "games", ALICE, UNREADABLE_GAMES["unknown version"])
+    assert await store.end_game(ALICE) is None
+    await plant(store, "games", ALICE, UNREADABLE_GAMES["missing field"])
+    assert await store.apply_round(ALICE, "m1", WIN) is None  # no start: nothing to play
+    assert await store.get_game(ALICE) is None  # ...but the unreadable game is gone
+    await plant(store, "games", ALICE, UNREADABLE_GAMES["garbage"])
+    played = await store.apply_round(ALICE, "m2", WIN, start=game("fresh"))
+    assert played is not None and played.game.game_id == "fresh" and played.round.number == 1
+    assert (await store.get_game(ALICE)) == played.game
+    assert len(_warnings(caplog)) == 3
+
+
+async def test_a_game_written_before_versions_existed_still_reads(store: Store) -> None:
+    await plant(store, "games", ALICE, _game_fields(v=_MISSING))
+    assert await store.get_game(ALICE) == game("old")
+
+
+async def test_unreadable_stats_count_as_a_fresh_record_and_are_replaced(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await plant(store, "stats", ALICE, json.dumps({"v": 1, "wins": "many"}))
+    assert await store.get_stats(ALICE) == Stats()
+    assert await store.get_stats(ALICE) == Stats()
+    await plant(store, "stats", BOB, '{"v": 7}')
+    await store.apply_round(BOB, "m1", WIN, start=game())
+    assert await store.get_stats(BOB) == Stats(wins=1, streak=1, best_streak=1)
+    assert len(_warnings(caplog)) == 2
+
+
+async def test_a_repeated_move_whose_result_is_unreadable_is_not_played_again(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.start_game(ALICE, game())
+    await store.apply_round(ALICE, "m1", WIN)
+    await plant(store, "moves", ALICE, "{truncated", move_id="m1")
+    assert await store.apply_round(ALICE, "m1", WIN) is None
+    assert await store.apply_round(ALICE, "m1", WIN) is None
+    assert (await store.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
+    assert len(_warnings(caplog)) == 1
+    assert not (await store.apply_round(ALICE, "m2", WIN)).repeated  # type: ignore[union-attr]

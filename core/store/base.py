@@ -3,6 +3,11 @@
 Backends persist; the rules live in :mod:`core.janken`. ``apply_round`` is the
 one write that must be atomic and idempotent: the same ``move_id`` applied
 twice changes state once and returns the first result again.
+
+A stored record this build cannot read (:class:`core.store.codec.UndecodableRecord`:
+an older or newer format, a missing field, garbage) must not lock its player
+out: it counts as absent (no game, a fresh record), is logged once as a
+warning naming the player, and is dropped or replaced by the next write.
 """
 
 from __future__ import annotations
@@ -76,7 +81,8 @@ class Store(abc.ABC):
 
         A ``move_id`` seen before returns its first result with ``repeated=True``
         and changes nothing. A finished game is removed. ``None`` when there is
-        no game and no ``start``.
+        no game and no ``start``, and for a move seen before whose result can no
+        longer be read (it stays applied: it is not played again).
         """
 
     @abc.abstractmethod

@@ -1,42 +1,119 @@
-"""JSON encoding of game values, shared by the backends that store text."""
+"""JSON encoding of game values, shared by every backend, with a format version.
+
+Each record carries ``"v"``. One this build cannot read (another version, a
+missing or mistyped field, not JSON at all) raises :class:`UndecodableRecord`
+rather than a ``KeyError`` deep in a command, so a backend can count it as
+absent and replace it instead of failing every command of its player. Records
+written before the version existed have the version 1 shape and no ``"v"``,
+and read as version 1, so an upgrade keeps everyone's games and records.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from typing import Any
+import logging
+import reprlib
+from dataclasses import asdict, fields
+from enum import Enum
+from typing import Any, TypeVar
 
 from core.janken import Game, Move, Opponent, Outcome, Round, Stats
 from core.store.base import Played
 
+_log = logging.getLogger(__name__)
+_E = TypeVar("_E", bound=Enum)
+
+VERSION = 1
+"""The format this build writes; it reads only this one (and records without ``"v"``)."""
+
+FORGOTTEN = ""
+"""A move record whose unreadable result was dropped: the move stays applied, with no result to repeat."""
+
+
+class UndecodableRecord(ValueError):
+    """A stored record this build cannot read. The message says why and never quotes the record."""
+
+
+def log_discarded(owner: str, what: str, error: UndecodableRecord) -> None:
+    """Say (once: the caller drops or replaces the record) that ``owner``'s ``what`` was unreadable."""
+    _log.warning("discarded %s's stored %s, which this version cannot read: %s", owner, what, error)
+
 
 def dump_game(game: Game) -> str:
-    return json.dumps(_game_dict(game))
+    return _dump(_game_dict(game))
 
 
 def load_game(text: str) -> Game:
-    return _game(json.loads(text))
+    """A running game; one already over is refused too, as no running game can be."""
+    game = _game(_record(text))
+    if game.over:
+        raise UndecodableRecord("a running game that is already over")
+    return game
 
 
 def dump_stats(stats: Stats) -> str:
-    return json.dumps(asdict(stats))
+    return _dump(asdict(stats))
 
 
 def load_stats(text: str | None) -> Stats:
-    return Stats(**json.loads(text)) if text else Stats()
+    return _stats(_record(text)) if text else Stats()
 
 
 def dump_played(played: Played) -> str:
-    return json.dumps(
+    return _dump(
         {"round": _round_dict(played.round), "game": _game_dict(played.game), "stats": asdict(played.stats)}
     )
 
 
 def load_played(text: str) -> Played:
-    data = json.loads(text)
+    """A remembered move's result, marked as a repeat."""
+    data = _record(text)
     return Played(
-        round=_round(data["round"]), game=_game(data["game"]), stats=Stats(**data["stats"]), repeated=True
+        round=_round(_object(data, "round")),
+        game=_game(_object(data, "game")),
+        stats=_stats(_object(data, "stats")),
+        repeated=True,
     )
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps({"v": VERSION, **data})
+
+
+def _record(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        raise UndecodableRecord("not JSON") from None
+    if not isinstance(data, dict):
+        raise UndecodableRecord("not a JSON object")
+    version = data.get("v", VERSION)
+    if type(version) is not int or version != VERSION:
+        raise UndecodableRecord(f"format version {reprlib.repr(version)} is not {VERSION}")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, *kinds: type) -> Any:
+    value = data.get(name)
+    if type(value) not in kinds:  # exact types: a bool is no int here
+        raise UndecodableRecord(f"field {name!r} is missing or malformed")
+    return value
+
+
+def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value: dict[str, Any] = _field(data, name, dict)
+    return value
+
+
+def _enum(kind: type[_E], data: dict[str, Any], name: str) -> _E:
+    try:
+        return kind(_field(data, name, str))
+    except ValueError:
+        raise UndecodableRecord(f"field {name!r} is missing or malformed") from None
+
+
+def _stats(data: dict[str, Any]) -> Stats:
+    return Stats(**{f.name: _field(data, f.name, int) for f in fields(Stats)})
 
 
 def _round_dict(round_: Round) -> dict[str, Any]:
@@ -51,12 +128,12 @@ def _round_dict(round_: Round) -> dict[str, Any]:
 
 def _round(data: dict[str, Any]) -> Round:
     return Round(
-        **{
-            **data,
-            "player_move": Move(data["player_move"]),
-            "opponent_move": Move(data["opponent_move"]),
-            "outcome": Outcome(data["outcome"]),
-        }
+        number=_field(data, "number", int),
+        player_move=_enum(Move, data, "player_move"),
+        opponent_move=_enum(Move, data, "opponent_move"),
+        outcome=_enum(Outcome, data, "outcome"),
+        player_hp=_field(data, "player_hp", int),
+        opponent_hp=_field(data, "opponent_hp", int),
     )
 
 
@@ -67,7 +144,18 @@ def _game_dict(game: Game) -> dict[str, Any]:
 
 
 def _game(data: dict[str, Any]) -> Game:
+    opponent = _object(data, "opponent")
     last = data.get("last_round")
     return Game(
-        **{**data, "opponent": Opponent(**data["opponent"]), "last_round": _round(last) if last else None}
+        game_id=_field(data, "game_id", str),
+        opponent=Opponent(
+            name=_field(opponent, "name", str),
+            description=_field(opponent, "description", str),
+            image_ref=_field(opponent, "image_ref", str, type(None)),
+        ),
+        player_hp=_field(data, "player_hp", int),
+        opponent_hp=_field(data, "opponent_hp", int),
+        max_hp=_field(data, "max_hp", int),
+        rounds_played=_field(data, "rounds_played", int),
+        last_round=None if last is None else _round(_object(data, "last_round")),
     )

@@ -7,52 +7,63 @@ from collections.abc import Sequence
 
 from core.conversation import Turn
 from core.janken import Game, Stats
+from core.store import codec
 from core.store.base import MOVES_REMEMBERED, Decide, Played, PlayerKey, Store, resolve
 
 
 class MemoryStore(Store):
-    """Dictionaries in one process. No method awaits mid-change, so each is atomic."""
+    """Dictionaries in one process. No method awaits mid-change, so each is atomic.
+
+    They hold the encoded records the other backends keep, so every backend reads
+    (and refuses) the same records in the same way.
+    """
 
     def __init__(self) -> None:
-        self._games: dict[PlayerKey, Game] = {}
-        self._stats: dict[PlayerKey, Stats] = {}
-        self._moves: defaultdict[PlayerKey, OrderedDict[str, Played]] = defaultdict(OrderedDict)
+        self._games: dict[PlayerKey, str] = {}
+        self._stats: dict[PlayerKey, str] = {}
+        self._moves: defaultdict[PlayerKey, OrderedDict[str, str]] = defaultdict(OrderedDict)
         self._history: dict[str, deque[Turn]] = {}
 
     async def get_game(self, player: PlayerKey) -> Game | None:
-        return self._games.get(player)
+        return self._game(player)
 
     async def start_game(self, player: PlayerKey, game: Game) -> None:
-        self._games[player] = game
+        self._games[player] = codec.dump_game(game)
 
     async def ensure_game(self, player: PlayerKey, game: Game) -> Game:
-        return self._games.setdefault(player, game)
+        running = self._game(player)
+        if running is not None:
+            return running
+        self._games[player] = codec.dump_game(game)
+        return game
 
     async def end_game(self, player: PlayerKey) -> Game | None:
-        return self._games.pop(player, None)
+        game = self._game(player)
+        self._games.pop(player, None)
+        return game
 
     async def apply_round(
         self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
     ) -> Played | None:
         seen = self._moves[player]
         if move_id in seen:
-            return _repeat(seen[move_id])
-        game = self._games.get(player, start)
+            return self._repeat(player, move_id)
+        game = self._game(player) or start
         if game is None:
             return None
-        played = resolve(game, self._stats.get(player, Stats()), decide)
+        played = resolve(game, self._stats_of(player), decide)
         if played.game.over:
             self._games.pop(player, None)
         else:
-            self._games[player] = played.game
-        self._stats[player] = played.stats
-        seen[move_id] = played
+            self._games[player] = codec.dump_game(played.game)
+        self._stats[player] = codec.dump_stats(played.stats)
+        seen[move_id] = codec.dump_played(played)
         while len(seen) > MOVES_REMEMBERED:
             seen.popitem(last=False)
         return played
 
     async def get_stats(self, player: PlayerKey) -> Stats:
-        return self._stats.get(player, Stats())
+        return self._stats_of(player)
 
     async def load_history(self, conversation: str) -> list[Turn]:
         return list(self._history.get(conversation, ()))
@@ -61,6 +72,35 @@ class MemoryStore(Store):
         kept = self._history.setdefault(conversation, deque(maxlen=keep))
         kept.extend(turns)
 
+    def _game(self, player: PlayerKey) -> Game | None:
+        """The running game; an unreadable one is logged, dropped, and counts as none."""
+        text = self._games.get(player)
+        if text is None:
+            return None
+        try:
+            return codec.load_game(text)
+        except codec.UndecodableRecord as exc:
+            del self._games[player]
+            codec.log_discarded(str(player), "game", exc)
+            return None
 
-def _repeat(played: Played) -> Played:
-    return Played(round=played.round, game=played.game, stats=played.stats, repeated=True)
+    def _stats_of(self, player: PlayerKey) -> Stats:
+        """The player's record; an unreadable one is logged, dropped, and counts as a fresh one."""
+        try:
+            return codec.load_stats(self._stats.get(player))
+        except codec.UndecodableRecord as exc:
+            del self._stats[player]
+            codec.log_discarded(str(player), "stats", exc)
+            return Stats()
+
+    def _repeat(self, player: PlayerKey, move_id: str) -> Played | None:
+        """A seen move's first result; ``None`` once it proved unreadable (logged when found)."""
+        seen = self._moves[player]
+        if seen[move_id] == codec.FORGOTTEN:
+            return None
+        try:
+            return codec.load_played(seen[move_id])
+        except codec.UndecodableRecord as exc:
+            seen[move_id] = codec.FORGOTTEN
+            codec.log_discarded(str(player), f"result of move {move_id!r}", exc)
+            return None

@@ -3,7 +3,8 @@
 Every operation runs as one transaction on a dedicated worker thread, so the
 event loop never blocks and each change is atomic within the process; writes
 take SQLite's write lock up front (``BEGIN IMMEDIATE``), so they are atomic
-across processes sharing the file too.
+across processes sharing the file too. A record this build cannot read is
+dropped by whichever transaction finds it first, so it is logged once.
 """
 
 from __future__ import annotations
@@ -84,24 +85,50 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise Unavailable(text("store_unavailable")) from exc
 
+    async def _readable(
+        self, table: str, what: str, player: PlayerKey, load: Callable[[str], _T]
+    ) -> _T | None:
+        """``player``'s record in ``table``, decoded; an unreadable one is dropped and counts as none.
+
+        Reads do not take the write lock; the drop does, and only deletes the record if it is
+        still the unreadable one, so a concurrent reader or writer never loses a good record.
+        """
+        key = str(player)
+        text = await self._run(lambda conn: _data(conn, table, key))
+        if text is None:
+            return None
+        try:
+            return load(text)
+        except codec.UndecodableRecord as exc:
+            dropped = await self._run(
+                lambda conn: (
+                    conn.execute(f"DELETE FROM {table} WHERE player = ? AND data = ?", (key, text)).rowcount
+                ),
+                write=True,
+            )
+            if dropped:
+                codec.log_discarded(key, what, exc)
+            return None
+
     async def get_game(self, player: PlayerKey) -> Game | None:
-        return await self._run(lambda conn: _read_game(conn, str(player)))
+        return await self._readable("games", "game", player, codec.load_game)
 
     async def start_game(self, player: PlayerKey, game: Game) -> None:
         await self._run(lambda conn: _write_game(conn, str(player), game), write=True)
 
     async def ensure_game(self, player: PlayerKey, game: Game) -> Game:
         def work(conn: sqlite3.Connection) -> Game:
-            running = _read_game(conn, str(player))
-            if running is None:
-                _write_game(conn, str(player), game)
-            return running or game
+            running = _take_game(conn, str(player))
+            if running is not None:
+                return running
+            _write_game(conn, str(player), game)
+            return game
 
         return await self._run(work, write=True)
 
     async def end_game(self, player: PlayerKey) -> Game | None:
         def work(conn: sqlite3.Connection) -> Game | None:
-            game = _read_game(conn, str(player))
+            game = _take_game(conn, str(player))
             conn.execute("DELETE FROM games WHERE player = ?", (str(player),))
             return game
 
@@ -117,11 +144,11 @@ class SQLiteStore(Store):
                 "SELECT result FROM moves WHERE player = ? AND move_id = ?", (key, move_id)
             ).fetchone()
             if seen:
-                return codec.load_played(seen[0])
-            game = _read_game(conn, key) or start
+                return _repeat(conn, key, move_id, seen[0])
+            game = _take_game(conn, key) or start
             if game is None:
                 return None
-            played = resolve(game, _read_stats(conn, key), decide)
+            played = resolve(game, _take_stats(conn, key), decide)
             if played.game.over:
                 conn.execute("DELETE FROM games WHERE player = ?", (key,))
             else:
@@ -136,7 +163,8 @@ class SQLiteStore(Store):
         return await self._run(work, write=True)
 
     async def get_stats(self, player: PlayerKey) -> Stats:
-        return await self._run(lambda conn: _read_stats(conn, str(player)))
+        stats = await self._readable("stats", "stats", player, codec.load_stats)
+        return Stats() if stats is None else stats
 
     async def load_history(self, conversation: str) -> list[Turn]:
         rows = await self._run(
@@ -165,18 +193,49 @@ class SQLiteStore(Store):
         self._executor.shutdown()
 
 
-def _read_game(conn: sqlite3.Connection, key: str) -> Game | None:
-    row = conn.execute("SELECT data FROM games WHERE player = ?", (key,)).fetchone()
-    return codec.load_game(row[0]) if row else None
+def _data(conn: sqlite3.Connection, table: str, key: str) -> str | None:
+    row = conn.execute(f"SELECT data FROM {table} WHERE player = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _take_game(conn: sqlite3.Connection, key: str) -> Game | None:
+    """The running game, inside a write; an unreadable one is logged, deleted, and counts as none."""
+    text = _data(conn, "games", key)
+    if text is None:
+        return None
+    try:
+        return codec.load_game(text)
+    except codec.UndecodableRecord as exc:
+        conn.execute("DELETE FROM games WHERE player = ?", (key,))
+        codec.log_discarded(key, "game", exc)
+        return None
 
 
 def _write_game(conn: sqlite3.Connection, key: str, game: Game) -> None:
     conn.execute("INSERT OR REPLACE INTO games (player, data) VALUES (?, ?)", (key, codec.dump_game(game)))
 
 
-def _read_stats(conn: sqlite3.Connection, key: str) -> Stats:
-    row = conn.execute("SELECT data FROM stats WHERE player = ?", (key,)).fetchone()
-    return codec.load_stats(row[0] if row else None)
+def _take_stats(conn: sqlite3.Connection, key: str) -> Stats:
+    """The record, inside a write that replaces it; an unreadable one is logged and counts as fresh."""
+    try:
+        return codec.load_stats(_data(conn, "stats", key))
+    except codec.UndecodableRecord as exc:
+        codec.log_discarded(key, "stats", exc)
+        return Stats()
+
+
+def _repeat(conn: sqlite3.Connection, key: str, move_id: str, result: str) -> Played | None:
+    """A seen move's first result; ``None`` once it proved unreadable (logged when found)."""
+    if result == codec.FORGOTTEN:
+        return None
+    try:
+        return codec.load_played(result)
+    except codec.UndecodableRecord as exc:
+        conn.execute(
+            "UPDATE moves SET result = ? WHERE player = ? AND move_id = ?", (codec.FORGOTTEN, key, move_id)
+        )
+        codec.log_discarded(key, f"result of move {move_id!r}", exc)
+        return None
 
 
 def _remember_move(conn: sqlite3.Connection, key: str, move_id: str, played: Played) -> None:
