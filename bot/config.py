@@ -15,6 +15,7 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from core.store.factory import SCHEMES
+from core.store.redaction import redacted
 
 _T = TypeVar("_T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -52,7 +53,7 @@ class Settings:
     slack_streaming: str = "native"
     discord_token: str | None = field(default=None, repr=False)
     discord_guild_id: int | None = None
-    store_url: str = "sqlite:///bot.db"
+    store_url: str = field(default="sqlite:///bot.db", repr=False)  # may hold a password
     port: int | None = None
     log_level: str = "INFO"
     janken_hp: int = 3
@@ -192,16 +193,9 @@ def _checked_store_url(name: str, url: str) -> str:
         raise ConfigError(f"{name}={redacted(url)!r} is not supported: use one of {supported}")
     if scheme == "sqlite" and not rest.startswith("/") or url == "sqlite:///":
         raise ConfigError(
-            f"{name}={url!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db"
+            f"{name}={redacted(url)!r} is not valid: write sqlite:///relative.db or sqlite:////abs/path.db"
         )
     return url
-
-
-def redacted(url: str) -> str:
-    """``url`` without any password, fit for a log line."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}***@{host}" if sep and at else url
 
 
 def configure_logging(level: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
+from bot import __main__ as entrypoint
 from bot.config import ConfigError, Settings
 
 
@@ -71,6 +73,56 @@ def test_redis_url_is_read_when_store_url_is_unset_and_refused_without_its_passw
     assert "hunter2" not in str(caught.value)
     settings = Settings.from_env({"REDIS_URL": "redis://db", "STORE_URL": "memory://"}, dotenv_path=None)
     assert settings.store_url == "memory://"
+
+
+SECRET_URLS = [
+    "redis://:hunter2@db:6379/0",
+    "redis://admin:hunter2@db:6379/0",
+    "redis://hunter2@db",
+    "rediss://db:6380/0?password=hunter2",
+    "redis://db/0?db=1&token=hunter2",
+    "mongodb://u:hunter2@db/?authSource=admin",
+    "sqlite://u:hunter2@bot.db",
+    "sqlite://bot.db?token=hunter2",
+    "hunter2@db",
+]
+
+
+@pytest.mark.parametrize("name", ["STORE_URL", "REDIS_URL"])
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_a_refused_store_url_never_shows_its_secret(
+    name: str, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: url}, dotenv_path=None)
+    message = str(caught.value)
+    assert message.startswith(f"{name}=") and "***" in message
+    assert "hunter2" not in message + caplog.text
+
+
+def test_the_store_url_stays_out_of_repr() -> None:
+    settings = Settings.from_env({"STORE_URL": "sqlite:///hunter2.db"}, dotenv_path=None)
+    assert "hunter2" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:////proc/self/db?token=hunter2/bot.db", "sqlite:////proc/self/u:hunter2@x/bot.db"]
+)
+def test_a_store_that_cannot_open_stops_start_up_without_the_secret(
+    url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STORE_URL", url)
+    caplog.set_level(logging.DEBUG)
+    assert entrypoint.main(["console"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("configuration error: STORE_URL=") and "No such file" in err
+    assert "hunter2" not in err + caplog.text
 
 
 def test_env_example_lists_every_setting_and_parses() -> None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from core.errors import Unavailable
+from core.messages import text
 from core.store.base import Store
 from core.store.memory import MemoryStore
+from core.store.redaction import scrubbed
 from core.store.sqlite import SQLiteStore
 
 SCHEMES = ("sqlite", "memory")
 """The ``STORE_URL`` schemes this build can open."""
+
+
+class OpenFailure(Exception):
+    """Why a store could not be opened, with the URL's secrets masked.
+
+    It stands in for the driver's error as the cause of :class:`Unavailable`: that
+    error's text (and so any logged traceback) may quote the URL, password and all.
+    """
 
 
 def sqlite_path(url: str) -> str:
@@ -16,10 +27,26 @@ def sqlite_path(url: str) -> str:
 
 
 async def open_store(url: str) -> Store:
-    """Open the backend for ``url``; the URL was validated by the settings."""
+    """Open the backend for ``url``; the URL was validated by the settings.
+
+    Any failure raises :class:`Unavailable` caused by an :class:`OpenFailure`
+    that says why; the driver's own error is not chained.
+    """
+    try:
+        return await _open(url)
+    except Exception as exc:  # noqa: BLE001 - converted below, with the secrets masked
+        reason = scrubbed(_described(exc.__cause__ or exc), url)
+    raise Unavailable(text("store_unavailable")) from OpenFailure(reason)
+
+
+async def _open(url: str) -> Store:
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return MemoryStore()
     if scheme == "sqlite":
         return await SQLiteStore.open(sqlite_path(url))
     raise ValueError(f"unsupported store URL scheme {scheme!r}")
+
+
+def _described(error: BaseException) -> str:
+    return str(error) or type(error).__name__
