@@ -1,6 +1,9 @@
 """The console platform: a REPL on stdin/stdout that runs the same handlers.
 
 Images are saved under ``images/`` and their paths printed. Exits at EOF.
+Everything printed passes through :mod:`bot.terminal_text`, since model
+output may carry terminal control sequences; input is read as bytes and
+decoded line by line, so one line that is not valid text cannot end the REPL.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from bot.terminal_text import ControlStripper, strip_controls
 from core.ai import GeneratedImage
 from core.errors import BotError
 from core.messages import text
@@ -35,7 +39,7 @@ class ConsoleReply:
         self._images_dir = images_dir
 
     def _print(self, line: str) -> None:
-        self._out.write(line + "\n")
+        self._out.write(strip_controls(line) + "\n")
         self._out.flush()
 
     async def post_text(self, text: str) -> None:
@@ -49,9 +53,10 @@ class ConsoleReply:
 
     async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
         wrote = False
+        stripper = ControlStripper()  # one per stream: a sequence may span deltas
         try:
             async for delta in deltas:
-                self._out.write(delta)
+                self._out.write(stripper.feed(delta))
                 self._out.flush()
                 wrote = True
         finally:
@@ -104,17 +109,39 @@ async def run(
 
 
 def _lines_of(stdin: TextIO) -> asyncio.Queue[str | None]:
-    """Lines read by a daemon thread (``None`` at EOF), so a signal can end the REPL mid-read."""
+    """Lines read by a daemon thread (``None`` at EOF), so a signal can end the REPL mid-read.
+
+    ``None`` is queued however reading ends, so the REPL never waits on a dead reader.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def read() -> None:
-        for line in stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in _decoded_lines(stdin):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError):
+            _log.exception("reading the console's input failed")
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
     return queue
+
+
+def _decoded_lines(stdin: TextIO) -> Iterator[str]:
+    """``stdin``'s lines; bytes the encoding cannot read become U+FFFD instead of an error.
+
+    The text layer would raise mid-iteration and lose every later line, so the bytes
+    underneath are read and decoded one line at a time where the stream has them.
+    """
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:
+        yield from stdin
+        return
+    encoding = stdin.encoding or "utf-8"
+    for line in raw:
+        yield line.decode(encoding, errors="replace")
 
 
 def _user_name() -> str:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import random
 import re
 import sys
 from pathlib import Path
 
+from bot import console as console_platform
+from core.ai import AIService, DisabledAI
+from core.store.memory import MemoryStore
+from handlers.port import Services
 from tests.fakes.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def console(
-    lines: list[str], cwd: Path, args: tuple[str, ...] = ("console",), **env: str
+    lines: list[str] | bytes, cwd: Path, args: tuple[str, ...] = ("console",), **env: str
 ) -> tuple[int, str, str]:
-    """Run the bot with ``lines`` on stdin; return (exit code, stdout, stderr)."""
+    """Run the bot with ``lines`` (or raw bytes) on stdin; return (exit code, stdout, stderr)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "DISCORD_"))}
     clean.update(
         {"PYTHONPATH": str(ROOT), "STORE_URL": f"sqlite:///{cwd}/bot.db", "PYTHONIOENCODING": "utf-8"}
@@ -33,7 +39,8 @@ async def console(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate("\n".join(lines).encode() + b"\n"), timeout=60)
+    stdin = lines if isinstance(lines, bytes) else "\n".join(lines).encode() + b"\n"
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=60)
     return proc.returncode or 0, out.decode(), err.decode()
 
 
@@ -162,3 +169,56 @@ async def test_sigterm_ends_a_console_waiting_for_input(tmp_path: Path) -> None:
     assert "Janken Bot" in (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
     proc.terminate()  # stdin stays open: the REPL is blocked waiting for a line
     assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+
+
+# Hostile input and output: bytes that are not UTF-8 in, terminal control sequences out.
+
+NOT_UTF8 = b"/janken rock\n\xff\xfe\n/janken \xc3rock\n/janken stats\n"
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def assert_each_line_answered(out: str) -> None:
+    assert "You threw ✊ rock" in out or "You both threw ✊ rock" in out
+    assert "I don't know \ufffd\ufffd" in out  # the bad line: one short answer
+    assert "'\ufffdrock' is not a move" in out
+    assert "Your record" in out  # ...and the line after it still ran
+
+
+async def run_console(services: Services, stdin: io.TextIOBase, tmp_path: Path) -> str:
+    out = io.StringIO()
+    await asyncio.wait_for(console_platform.run(services, stdin, out, images_dir=tmp_path), timeout=10)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+async def test_invalid_utf8_on_stdin_gets_a_short_answer_and_later_lines_run(tmp_path: Path) -> None:
+    services = Services(ai=DisabledAI(), store=MemoryStore(), rng=random.Random(1))
+    stdin = io.TextIOWrapper(io.BytesIO(NOT_UTF8), encoding="utf-8")
+    assert_each_line_answered(await run_console(services, stdin, tmp_path))
+
+
+async def test_a_text_only_stdin_still_works(tmp_path: Path) -> None:
+    services = Services(ai=DisabledAI(), store=MemoryStore())
+    assert "Your record" in await run_console(services, io.StringIO("/janken stats\n"), tmp_path)
+
+
+async def test_invalid_utf8_piped_into_python_m_bot_console(tmp_path: Path) -> None:
+    code, out, err = await console(NOT_UTF8, tmp_path)
+    assert code == 0 and "Traceback" not in out + err
+    assert_each_line_answered(out)
+
+
+async def test_terminal_control_sequences_in_a_streamed_answer_are_stripped(
+    ai: AIService, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.chunks = [
+        "Clear\x1b[2",  # a CSI split across deltas
+        "J screen, \x1b]0;pwned\x07title, ",
+        "\x1b]8;;https://evil.example/\x1b",  # an OSC 8 link whose ST is split
+        "\\link\x1b]8;;\x1b\\, \x9b31mred\x1b[0m, bell\x07\x00\r, ",
+        "\x1b]52;c;Y2xpcGJvYXJk\x1b\\clipboard, \x1bPdcs\x1b\\done.\tok\n",
+    ]
+    services = Services(ai=ai, store=MemoryStore())
+    out = await run_console(services, io.StringIO("/ask hi\n"), tmp_path)
+    assert not CONTROLS.search(out), repr(out)
+    assert "Clear screen, title, link, red, bell, clipboard, done.\tok" in out
+    assert "evil.example" not in out and "pwned" not in out
