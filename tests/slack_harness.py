@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_app, slack_server
-from bot.slack_ratelimit import SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
+from bot.slack_ratelimit import GIVE_UP_AFTER, SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
 from bot.slack_stream import SlackStreamer
 from core.ai import AIService
 from core.store.memory import MemoryStore
@@ -53,12 +53,19 @@ async def start_bot(
     native: bool = True,
     min_interval: float = 0.05,
     rate_limits: Mapping[str, Limit] = SLACK_LIMITS,
+    give_up_after: float = GIVE_UP_AFTER,
     **limits: int,
 ) -> AsyncIterator[SlackBot]:
     """Yield a running bot against a fake Slack that enforces Slack's limits; short edit spacing."""
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
         pacer = SlackPacer(rate_limits, min_interval=min_interval)
-        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
+        client = PacedWebClient(
+            pacer=pacer,
+            give_up_after=give_up_after,
+            token="xoxb-test",
+            base_url=slack.api_url,
+            session=session,
+        )
         streamer = SlackStreamer(client, pacer, native=native, **limits)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
             store = MemoryStore()

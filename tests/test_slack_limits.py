@@ -49,3 +49,22 @@ async def test_twenty_asks_at_once_in_one_workspace_all_stream_and_complete_with
         first = first_text_in(bot, channel)
         assert first and WHOLE.startswith(first) and first != WHOLE, channel  # part before the whole
     assert not [m for m in bot.slack.messages.values() if m.streaming]
+
+
+async def test_a_429_is_waited_out_and_the_answer_still_lands_complete(bot: SlackBot) -> None:
+    bot.openai.chunks, bot.openai.chunk_delay = ANSWER, 0.01
+    bot.slack.fail("chat.postMessage", retry_after=1, times=2)  # the question's post meets two 429s
+    await bot.send.slash("/ask", "hi")
+    await until(lambda: answer_in(bot, "C1") == WHOLE, timeout=15)
+    assert bot.private_messages() == []
+
+
+async def test_slack_refusing_for_longer_than_the_deadline_tells_the_asker_privately() -> None:
+    async for bot in start_bot(give_up_after=2):
+        bot.slack.fail("chat.postMessage", retry_after=5, times=None)
+        await bot.send.slash("/ask", "hi")
+        [told] = await until(bot.private_messages)
+        assert "too busy" in told.args["text"] and told.args["response_type"] == "ephemeral"
+        assert not [
+            c for c in bot.slack.calls if c.method.startswith("chat.") and not c.failed
+        ]  # no half-post
