@@ -231,26 +231,30 @@ class _Stream:
         """Wait for the next write's turn and return its method; the text is read only after.
 
         A new message takes its opening turn. An edit comes at least ``min_interval``
-        after the last one, in the workspace's turn; if the answer completes while an
-        append waits, the stream's last write (``chat.stopStream``) takes its own turn.
+        after the last one, in the workspace's turn; if the answer completes meanwhile,
+        the message's last write takes its own turn (a stream's stop, at once).
         """
-        streamer, message = self._streamer, self._message
+        message = self._message
         if message is None:
-            return await streamer.opening_turn(self._target, finished=reader.done())
-        pacer = streamer.pacer
-        if not (reader.done() and isinstance(message, _NativeMessage)):
-            loop = asyncio.get_running_loop()
-            await asyncio.sleep(max(0.0, self._last_edit + pacer.min_interval - loop.time()))
+            return await self._streamer.opening_turn(self._target, finished=reader.done())
         if not reader.done():
-            turn = asyncio.ensure_future(pacer.turn(message.edit_method))
+            edit = asyncio.ensure_future(self._spaced_turn(message.edit_method))
             try:
-                await asyncio.wait({turn, reader}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({edit, reader}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                turn.cancel()
-            if turn.done() and not turn.cancelled():
+                edit.cancel()
+            if edit.done() and not edit.cancelled():
                 return message.edit_method
-        await pacer.turn(message.finish_method)
+        if isinstance(message, _NativeMessage):
+            await self._streamer.pacer.turn(message.finish_method)
+        else:
+            await self._spaced_turn(message.finish_method)
         return message.finish_method
+
+    async def _spaced_turn(self, method: str) -> None:
+        pacer, loop = self._streamer.pacer, asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self._last_edit + pacer.min_interval - loop.time()))
+        await pacer.turn(method)
 
     async def _read(self, deltas: AsyncIterator[str]) -> None:
         try:
