@@ -55,7 +55,9 @@ async def build_app(
     The token (``client``'s) is checked once, here (``auth.test``): a bad token stops
     start-up with one line, and a burst of first requests does not wait on an
     ``auth.test`` each. Bolt gives every request a copy of ``request_client``
-    (same session, no token of its own) with the token from that check.
+    (same session, no token of its own) with the token from that check; our
+    listeners ignore it and call Slack only through ``client``, whose calls are
+    paced by Slack's limits (:class:`~bot.slack_ratelimit.PacedWebClient`).
     """
     try:
         identity = await client.auth_test()
