@@ -146,7 +146,12 @@ async def run_slack(
     )
     _settle_heap()
     if http:
-        await slack_server.serve_http(app, port or settings.port or DEFAULT_PORT, drain=listeners.drain)
+        await slack_server.serve_http(
+            app,
+            port or settings.port or DEFAULT_PORT,
+            drain=listeners.drain,
+            signing_secret=settings.slack_signing_secret or "",
+        )
     else:
         await slack_server.serve_socket_mode(app, settings.slack_app_token or "", drain=listeners.drain)
 

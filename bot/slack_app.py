@@ -325,17 +325,20 @@ async def _dismiss(respond: Respond) -> None:
 
 
 def _place_of(body: dict[str, Any]) -> SlackPlace | None:
-    """Where to tell the user about a failure, from any payload we listen to."""
-    if "command" in body:
-        return SlackPlace(body["team_id"], body["channel_id"], body["user_id"])
-    if body.get("type") == "block_actions":
-        return SlackPlace(body["team"]["id"], body["channel"]["id"], body["user"]["id"])
-    event = body.get("event") or {}
-    if event.get("channel") and event.get("user"):
-        return SlackPlace(
-            body.get("team_id", ""),
-            event["channel"],
-            event["user"],
-            thread_ts=event.get("thread_ts") or event.get("ts"),
-        )
+    """Where to tell the user about a failure, from any payload we listen to; None if it names none."""
+    try:
+        if "command" in body:
+            return SlackPlace(body["team_id"], body["channel_id"], body["user_id"])
+        if body.get("type") == "block_actions":
+            return SlackPlace(body["team"]["id"], body["channel"]["id"], body["user"]["id"])
+        event = body.get("event") or {}
+        if event.get("channel") and event.get("user"):
+            return SlackPlace(
+                body.get("team_id", ""),
+                event["channel"],
+                event["user"],
+                thread_ts=event.get("thread_ts") or event.get("ts"),
+            )
+    except (KeyError, TypeError, AttributeError):  # signed, but not shaped as Slack documents it
+        return None
     return None

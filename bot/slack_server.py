@@ -1,35 +1,59 @@
-"""Running the Slack app: over HTTP (``POST /slack/events``, ``GET /healthz``) or Socket Mode."""
+"""Running the Slack app: over HTTP (``POST /slack/events``, ``GET /healthz``) or Socket Mode.
+
+Over HTTP, a request reaches Bolt only once its whole body is in, within the
+limits of :mod:`bot.http_guard`, and its signature verifies
+(:mod:`bot.slack_verify`). Anything else gets a 4xx and one log line, and
+nothing is sent anywhere on its behalf: no ``response_url``, no Web API call, no work.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError
+from bot.http_guard import DEFAULT_LIMITS, HttpLimits, Refused, listen, read_body, refusal, start_runner
 from bot.slack_ack import AFTER_ACK, AckFirst
+from bot.slack_verify import SlackSignature
 
 _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+PAYLOAD_TYPES = ("application/json", "application/x-www-form-urlencoded")
+"""Events come as JSON; slash commands and clicks as a form."""
+_OBJECT, _LIST = (dict, type(None)), (list, type(None))
+PAYLOAD_SHAPE = {
+    "event": _OBJECT, "team": _OBJECT, "user": _OBJECT, "channel": _OBJECT, "message": _OBJECT,
+    "container": _OBJECT, "actions": _LIST, "authorizations": _LIST,
+}  # fmt: skip
+"""The types Slack gives these top-level fields (where present), which Bolt takes on trust."""
 
 
 ACK_FIRST = web.AppKey("ack_first", AckFirst)
 
 
-def web_app(app: AsyncApp) -> web.Application:
+def web_app(app: AsyncApp, *, signing_secret: str, limits: HttpLimits = DEFAULT_LIMITS) -> web.Application:
     """Bolt's request URL plus a health check, as an aiohttp application."""
+    if not signing_secret.strip():
+        raise ConfigError("SLACK_SIGNING_SECRET is empty; it is needed to verify Slack's HTTP requests")
+    signature = SlackSignature(signing_secret)
     ack_first = AckFirst()
 
     async def events(request: web.Request) -> web.Response:
-        turn = ack_first.arrived()
-        try:  # whatever happens to the request (a broken body too), it stops being pending
-            bolt_request = await to_bolt_request(request)
+        try:
+            bolt_request = await _verified(request, signature, limits)
+        except Refused as refused:
+            return refusal(request, refused)
+        turn = ack_first.arrived()  # only now: a sender still sending holds no one's work back
+        try:
             bolt_request.context[AFTER_ACK] = turn
             return await to_aiohttp_response(await app.async_dispatch(bolt_request))
         finally:
@@ -38,28 +62,58 @@ def web_app(app: AsyncApp) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    application = web.Application()
+    application = web.Application(client_max_size=limits.max_body)
     application[ACK_FIRST] = ack_first
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", healthz)
     return application
 
 
-async def serve_http(app: AsyncApp, port: int, *, drain: Callable[[], Awaitable[None]]) -> None:
+async def _verified(request: web.Request, signature: SlackSignature, limits: HttpLimits) -> AsyncBoltRequest:
+    """The request for Bolt, once its body is in and signed by Slack, and is a Slack payload."""
+    body = await read_body(request, limits)
+    if not signature.verifies(body, request.headers):
+        raise Refused(HTTPStatus.UNAUTHORIZED, "signature or timestamp not valid")
+    if request.content_type not in PAYLOAD_TYPES:
+        raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"content type {request.content_type!r}")
+    try:  # Bolt parses the body as it builds the request; junk fails in many ways (JSON, types, keys)
+        bolt_request = AsyncBoltRequest(
+            body=body.decode(),
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+    except Exception as exc:
+        raise Refused(HTTPStatus.BAD_REQUEST, f"not a Slack payload ({type(exc).__name__})") from exc
+    if not isinstance(bolt_request.body, dict) or not bolt_request.body:
+        raise Refused(HTTPStatus.BAD_REQUEST, "not a Slack payload (empty)")
+    misshapen = [k for k, kind in PAYLOAD_SHAPE.items() if not isinstance(bolt_request.body.get(k), kind)]
+    if misshapen:  # Bolt's own middleware would fail on these with a 500
+        raise Refused(HTTPStatus.BAD_REQUEST, f"not a Slack payload ({', '.join(misshapen)})")
+    return bolt_request
+
+
+async def serve_http(
+    app: AsyncApp,
+    port: int,
+    *,
+    drain: Callable[[], Awaitable[None]],
+    signing_secret: str,
+    limits: HttpLimits = DEFAULT_LIMITS,
+) -> None:
     """Serve until cancelled; then stop taking requests, let answers in progress finish, close."""
-    runner = web.AppRunner(web_app(app))
-    await runner.setup()
-    site = web.TCPSite(runner, "0.0.0.0", port)
+    runner = await start_runner(web_app(app, signing_secret=signing_secret, limits=limits), limits)
     try:
         try:
-            await site.start()
+            listener = await listen(runner, "0.0.0.0", port, limits)
         except OSError as exc:
             raise ConfigError(f"PORT (or --port) {port} cannot be used: {exc.strerror}") from exc
         _log.info("Slack over HTTP on port %s (POST %s, GET /healthz)", port, EVENTS_PATH)
-        await asyncio.Event().wait()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            listener.close()  # a command arriving now would be acked and then cut off
+            await drain()
     finally:
-        await site.stop()  # a command arriving now would be acked and then cut off
-        await drain()
         await runner.cleanup()
 
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import aiohttp
 import openai
-from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import slack_app, slack_server
+from bot import http_guard, slack_app, slack_server
 from bot.slack_ratelimit import GIVE_UP_AFTER, SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
 from bot.slack_stream import SlackStreamer
 from core.ai import AIService
@@ -76,13 +75,15 @@ async def start_bot(
                 base_url=slack.api_url, session=session, retry_handlers=client.retry_handlers
             )
             app, _ = await slack_app.build_app(client, request_client, SIGNING_SECRET, services, streamer)
-            runner = web.AppRunner(slack_server.web_app(app))
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            limits = http_guard.DEFAULT_LIMITS
+            runner = await http_guard.start_runner(
+                slack_server.web_app(app, signing_secret=SIGNING_SECRET, limits=limits), limits
+            )
+            listener = await http_guard.listen(runner, "127.0.0.1", 0, limits)
+            base = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
             sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
             try:
                 yield SlackBot(slack, fake_ai, sender, streamer, store, base, app)
             finally:
+                listener.close()
                 await runner.cleanup()

@@ -14,7 +14,7 @@ from aiohttp import web
 from bot import slack_server
 from core.store import PlayerKey
 from tests.fakes.slack_api import Message
-from tests.fakes.slack_client import FORM, until
+from tests.fakes.slack_client import FORM, SIGNING_SECRET, until
 from tests.slack_harness import SlackBot, start_bot
 
 PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U999>")
@@ -223,7 +223,7 @@ async def test_a_click_slack_garbled_is_acked_and_answered_privately(bot: SlackB
 
 
 async def test_a_request_with_a_broken_body_does_not_hold_later_work_back(bot: SlackBot) -> None:
-    application = slack_server.web_app(bot.app)
+    application = slack_server.web_app(bot.app, signing_secret=SIGNING_SECRET)
     runner = web.AppRunner(application)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
