@@ -71,8 +71,10 @@ class ConsoleReply:
         self._print(text("image_saved", caption=caption, path=path))
         return str(path)
 
-    async def show_game(self, view: GameView) -> None:
+    async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
+        """Print the board; the console has no buttons, so every board is the one ``THREAD``."""
         self._print(describe(view))
+        return THREAD
 
     @contextlib.asynccontextmanager
     async def progress(self, text: str) -> AsyncIterator[None]:

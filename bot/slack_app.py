@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import slack_render
 from bot.config import ConfigError
 from bot.slack_ack import AFTER_ACK
-from bot.slack_reply import UNREACHABLE, Respond, SlackPlace, SlackReply, send_ephemeral
+from bot.slack_reply import UNREACHABLE, Respond, SlackPlace, SlackReply, board_ref, send_ephemeral
 from bot.slack_stream import SlackStreamer
 from core.errors import BotError
 from core.janken import Move, Opponent
@@ -186,9 +186,8 @@ class SlackListeners:
         await ack()
 
         async def work() -> None:
-            place, command = from_click(body)
-            reply = self._reply(place, respond)
-            await janken.run(janken_request(action), command, reply, self._services)
+            place, command, request = from_click(body, action)
+            await janken.run(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
 
@@ -268,8 +267,8 @@ def from_slash_command(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
     return place, command
 
 
-def from_click(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
-    """A button on a board message: the reply edits that message."""
+def from_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace, Command, JankenRequest]:
+    """A button on a board message: the request names that message, which the reply may edit."""
     user, message = body["user"], body["message"]
     team, channel = body["team"]["id"], body["channel"]["id"]
     place = SlackPlace(team, channel, user["id"], message.get("thread_ts"), board_ts=message["ts"])
@@ -280,21 +279,20 @@ def from_click(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
         place.user,
         "",
         user_name=user.get("name") or user.get("username", ""),
-        request_id=body["actions"][0].get("action_ts", ""),
+        request_id=action.get("action_ts", ""),
     )
-    return place, command
+    return place, command, janken_request(action, board_ref(channel, message["ts"]))
 
 
-def janken_request(action: dict[str, Any]) -> JankenRequest:
-    """What a board's button asks for, from the state its value carries."""
+def janken_request(action: dict[str, Any], ref: str) -> JankenRequest:
+    """What a board's button asks for, from the state its value carries, on the board message ``ref``."""
     state = json.loads(action["value"])
     if action["action_id"] == slack_render.AGAIN_ACTION:
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
-        return JankenRequest("again", board=Board(owner=state["u"]), opponent=opponent)
+        return JankenRequest("again", board=Board(owner=state["u"], ref=ref), opponent=opponent)
     move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
-    return JankenRequest(
-        "play", move=move, board=Board(owner=state["u"], game_id=state["g"], round=int(state["r"]))
-    )
+    board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]), ref=ref)
+    return JankenRequest("play", move=move, board=board)
 
 
 def from_message(

@@ -36,6 +36,11 @@ class SlackPlace:
     locale: str = "en"
 
 
+def board_ref(channel: str, ts: str) -> str:
+    """How the handlers (and the store) name a Slack board message: its channel and timestamp."""
+    return f"{channel}:{ts}"
+
+
 UNREACHABLE = (aiohttp.ClientError, asyncio.TimeoutError)
 """What slack_sdk raises when Slack cannot be reached (after its own retries)."""
 
@@ -108,18 +113,20 @@ class SlackReply:
             )
         return str(uploaded["files"][0]["id"])
 
-    async def show_game(self, view: GameView) -> None:
+    async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
+        """Post the board, or edit the clicked one when asked; the shown message's :func:`board_ref`."""
         blocks = slack_render.game_blocks(view, owner=self._place.user, locale=self._place.locale)
         fallback = slack_render.escape_mrkdwn(describe(view, self._place.locale))
         with slack_errors():
-            if self._place.board_ts:
-                await self._client.chat_update(
+            if edit_clicked and self._place.board_ts:
+                shown = await self._client.chat_update(
                     channel=self._place.channel, ts=self._place.board_ts, blocks=blocks, text=fallback
                 )
             else:
-                await self._client.chat_postMessage(
+                shown = await self._client.chat_postMessage(
                     channel=self._place.channel, thread_ts=self._place.thread_ts, blocks=blocks, text=fallback
                 )
+        return board_ref(str(shown["channel"]), str(shown["ts"]))
 
     @contextlib.asynccontextmanager
     async def progress(self, message: str) -> AsyncIterator[None]:

@@ -41,16 +41,14 @@ async def handle(command: Command, reply: Reply, services: Services) -> None:
 
 async def run(request: JankenRequest, command: Command, reply: Reply, services: Services) -> None:
     """Carry out one janken request."""
-    if request.board and request.board.owner != command.user:
-        raise UserInputError(text("not_your_game", command.locale))
-    if request.action == "play" and request.move is not None:
-        await play(request.move, command, reply, services, board=request.board)
+    if request.board is not None:
+        await _click(request, request.board, command, reply, services)
+    elif request.action == "play" and request.move is not None:
+        await play(request.move, command, reply, services)
     elif request.action == "start" and request.character:
         await start_character(request.character, command, reply, services)
-    elif request.action == "again":  # a second click shows the game the first one started
-        opponent = request.opponent or builtin_opponent(command.locale)
-        game = await services.store.ensure_game(command.player, new_game(opponent, services))
-        await reply.show_game(GameView(player=command.display_name, game=game))
+    elif request.action == "again":
+        await again(request.opponent, command, reply, services)
     elif request.action == "stats":
         stats = await services.store.get_stats(command.player)
         await reply.send_private(text("stats", command.locale, **vars(stats)))
@@ -64,12 +62,55 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
         await show(command, reply, services)
 
 
+async def _click(
+    request: JankenRequest, board: Board, command: Command, reply: Reply, services: Services
+) -> None:
+    """A button on a board. The board is edited only where the store says it shows the clicker's game.
+
+    What the button carried is client-side data: a board the store does not know (or knows
+    for another game than the button names) is left alone, and the game goes in a new message.
+    """
+    shown = await _board_game(board, command, services)
+    if request.action == "again":
+        if shown is None:
+            await reply.send_private(text("stale_board", command.locale))
+        await again(request.opponent, command, reply, services, edit=shown is not None)
+    elif request.action == "play" and request.move is not None and shown == board.game_id:
+        await play(request.move, command, reply, services, board=board)
+    else:
+        await _refresh(command, reply, services)
+
+
+async def _board_game(board: Board, command: Command, services: Services) -> str | None:
+    """The game the store says the clicked board shows; ``None`` if the store does not know the board.
+
+    A board whose button, or whose store link, names another player is refused.
+    """
+    if board.owner != command.user:
+        raise UserInputError(text("not_your_game", command.locale))
+    link = await services.store.board_of(_board_key(command, board.ref)) if board.ref else None
+    if link is None:
+        return None
+    if link.player != command.player:
+        raise UserInputError(text("not_your_game", command.locale))
+    return link.game_id
+
+
 async def show(command: Command, reply: Reply, services: Services) -> None:
     """Show the running game, starting one against the built-in opponent if none runs."""
     game = await services.store.ensure_game(
         command.player, new_game(builtin_opponent(command.locale), services)
     )
-    await reply.show_game(GameView(player=command.display_name, game=game))
+    await _show(GameView(player=command.display_name, game=game), command, reply, services)
+
+
+async def again(
+    opponent: Opponent | None, command: Command, reply: Reply, services: Services, *, edit: bool = False
+) -> None:
+    """Play ``opponent`` again; a second click shows the game the first one started."""
+    fresh = new_game(opponent or builtin_opponent(command.locale), services)
+    game = await services.store.ensure_game(command.player, fresh)
+    await _show(GameView(player=command.display_name, game=game), command, reply, services, edit=edit)
 
 
 async def play(
@@ -77,7 +118,8 @@ async def play(
 ) -> None:
     """Play one round. A board's button plays its round once; a text move once per request id.
 
-    A text move with no game running starts one against the built-in opponent.
+    A text move with no game running starts one against the built-in opponent. A ``board``
+    must be one the store links to the player and to ``board.game_id``; it shows the result.
     """
     opponent_move = janken.opponent_move(services.rng)
 
@@ -93,19 +135,39 @@ async def play(
     except StaleMove:
         played = None
     if played is None:
-        await _refresh(command, reply, services)
+        await _refresh(command, reply, services, board_game=board.game_id if board else None)
         return
     view = GameView(command.display_name, played.game, played=played.round, finished=played.game.over)
-    await reply.show_game(view)
+    await _show(view, command, reply, services, edit=board is not None and board.game_id == view.game.game_id)
 
 
-async def _refresh(command: Command, reply: Reply, services: Services) -> None:
-    """An out-of-date board: say so, and show the running game if there is one."""
+async def _refresh(
+    command: Command, reply: Reply, services: Services, *, board_game: str | None = None
+) -> None:
+    """An out-of-date board: say so, and show the running game if there is one.
+
+    The clicked board is edited only when it shows (per the store, ``board_game``) the game
+    running now; otherwise the game goes in a new message.
+    """
     game = await services.store.get_game(command.player)
     if game is None:
         raise UserInputError(text("no_game", command.locale))
     await reply.send_private(text("stale_board", command.locale))
-    await reply.show_game(GameView(player=command.display_name, game=game))
+    view = GameView(player=command.display_name, game=game)
+    await _show(view, command, reply, services, edit=game.game_id == board_game)
+
+
+async def _show(
+    view: GameView, command: Command, reply: Reply, services: Services, *, edit: bool = False
+) -> None:
+    """Show a board and link it to the game it shows, so a later click on it can be checked."""
+    ref = await reply.show_game(view, edit_clicked=edit)
+    await services.store.link_board(_board_key(command, ref), command.player, view.game.game_id)
+
+
+def _board_key(command: Command, ref: str) -> str:
+    """A board's ref is the adapter's; the platform and workspace make it unique in the store."""
+    return f"{command.platform}:{command.workspace}:{ref}"
 
 
 async def start_character(description: str, command: Command, reply: Reply, services: Services) -> None:
@@ -124,7 +186,7 @@ async def start(opponent: Opponent, command: Command, reply: Reply, services: Se
     """Start a fresh game against ``opponent``, replacing any running one."""
     game = new_game(opponent, services)
     await services.store.start_game(command.player, game)
-    await reply.show_game(GameView(player=command.display_name, game=game))
+    await _show(GameView(player=command.display_name, game=game), command, reply, services)
 
 
 def builtin_opponent(locale: str = "en") -> Opponent:

@@ -61,11 +61,17 @@ JankenAction = Literal["show", "play", "start", "stats", "quit", "again"]
 
 @dataclass(frozen=True)
 class Board:
-    """The game message a button was on: whose game, which game, which round it offered."""
+    """The game message a button was on: whose game, which game, which round it offered.
+
+    ``owner``, ``game_id`` and ``round`` are what the button carried: client-side data,
+    checked against the store. ``ref`` names the message itself, as the adapter's
+    :meth:`Reply.show_game` returns it; the store links it to the game it shows.
+    """
 
     owner: str
     game_id: str = ""
     round: int = 0
+    ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,13 @@ class Reply(Protocol):
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         """Upload an image with a caption; return a reference to show it again."""
 
-    async def show_game(self, view: GameView) -> None:
-        """Show the game with move buttons (or its result once finished)."""
+    async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
+        """Show the game with move buttons (or its result once finished); return the message's ref.
+
+        A new message is posted, unless ``edit_clicked`` and the command is a click on a
+        board: then that board message is edited (the handler checked it is the player's).
+        The ref is stable for the message and equal to the :attr:`Board.ref` of a click on it.
+        """
 
     def progress(self, text: str) -> AbstractAsyncContextManager[None]:
         """Show ``text`` while slow work runs; it is removed or replaced on exit, even on error."""

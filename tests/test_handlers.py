@@ -260,25 +260,137 @@ def test_every_command_has_a_handler() -> None:
     assert janken.parse(cmd("")).action == "show"
 
 
-async def test_a_board_button_plays_its_round_once_and_only_for_its_owner(services: Services) -> None:
-    shown = last_view(await run("janken", cmd(""), services))
-    board = Board(owner="alice", game_id=shown.game.game_id, round=1)
-    press = JankenRequest("play", move=Move.ROCK, board=board)
-    for request_id in ("click-a", "click-b"):  # the same button twice: one round
-        await janken.run(press, cmd("", request_id=request_id), RecordingReply(), services)
-    assert (await services.store.get_game(cmd("").player)).rounds_played == 1  # type: ignore[union-attr]
-    with pytest.raises(errors.UserInputError):
-        await janken.run(press, cmd("", user="mallory"), RecordingReply(), services)
+async def posted_board(services: Services, text: str = "", user: str = "alice") -> tuple[str, GameView]:
+    """A typed ``/janken`` command's board: its ref and what it shows."""
+    reply = await run("janken", cmd(text, user=user, request_id=f"typed-{text}-{user}"), services)
+    [ref] = reply.posted()
+    return ref, last_view(reply)
 
 
-async def test_a_stale_board_refreshes_instead_of_playing(services: Services) -> None:
-    shown = last_view(await run("janken", cmd(""), services))
+def press(ref: str, view: GameView, owner: str = "alice", move: Move = Move.ROCK) -> JankenRequest:
+    """A move button on board ``ref`` as the board draws it (its value is the client's to forge)."""
+    board = Board(owner, view.game.game_id, view.game.rounds_played + 1, ref=ref)
+    return JankenRequest("play", move=move, board=board)
+
+
+async def click(request: JankenRequest, services: Services, *, user: str = "alice") -> RecordingReply:
+    assert request.board is not None
+    reply = RecordingReply(clicked=request.board.ref)
+    await janken.run(request, cmd("", user=user, request_id=f"click-{request.board.ref}"), reply, services)
+    return reply
+
+
+async def rounds_of(services: Services, user: str = "alice") -> int | None:
+    game = await services.store.get_game(cmd("", user=user).player)
+    return None if game is None else game.rounds_played
+
+
+async def test_a_board_button_plays_its_round_once_and_edits_its_board(services: Services) -> None:
+    ref, shown = await posted_board(services)
+    first, again = await click(press(ref, shown), services), await click(press(ref, shown), services)
+    assert first.edited() == again.edited() == [ref] and first.posted() == again.posted() == []
+    assert last_view(first).played == last_view(again).played and last_view(first).played is not None
+    assert await rounds_of(services) == 1
+    nxt = await click(press(ref, last_view(first)), services)  # the edited board's next round
+    assert nxt.edited() == [ref] and await rounds_of(services) == 2
+
+
+async def test_a_board_button_named_for_someone_else_is_refused(services: Services) -> None:
+    ref, shown = await posted_board(services)
+    reply = RecordingReply(clicked=ref)
+    with pytest.raises(errors.UserInputError, match="someone else"):
+        await janken.run(press(ref, shown), cmd("", user="mallory"), reply, services)
+    assert (
+        reply.events == [] and await rounds_of(services) == 0 and await rounds_of(services, "mallory") is None
+    )
+
+
+async def test_a_move_forged_onto_another_players_board_neither_plays_nor_edits_it(
+    services: Services,
+) -> None:
+    """The finding: bob's click on alice's board, its value forged to name bob and bob's real game."""
+    alices, _ = await posted_board(services)
+    _, bobs_view = await posted_board(services, user="bob")
+    reply = RecordingReply(clicked=alices)
+    with pytest.raises(errors.UserInputError, match="someone else"):
+        await janken.run(press(alices, bobs_view, owner="bob"), cmd("", user="bob"), reply, services)
+    assert reply.events == [] and reply.boards == []
+    assert await rounds_of(services, "bob") == 0
+    mine = await click(press(alices, (await posted_board(services))[1]), services)
+    assert mine.edited() == [alices]  # still alice's board, and only hers
+
+
+async def test_play_again_forged_onto_another_players_board_neither_starts_nor_edits(
+    services: Services,
+) -> None:
+    alices, _ = await posted_board(services)
+    forged = JankenRequest("again", board=Board(owner="bob", ref=alices))
+    reply = RecordingReply(clicked=alices)
+    with pytest.raises(errors.UserInputError, match="someone else"):
+        await janken.run(forged, cmd("", user="bob"), reply, services)
+    assert reply.boards == [] and await rounds_of(services, "bob") is None
+
+
+@pytest.mark.parametrize("ref", ["C9:1700000000.000001", ""])
+async def test_a_board_the_store_does_not_know_is_not_edited_and_the_game_is_posted_anew(
+    services: Services, ref: str
+) -> None:
+    _, shown = await posted_board(services)
+    reply = await click(press(ref, shown), services)
+    assert reply.kinds() == ["private", "game"] and "out of date" in str(reply.values("private")[0])
+    assert reply.edited() == [] and len(reply.posted()) == 1
+    assert last_view(reply).game == shown.game and await rounds_of(services) == 0
+    [new_ref] = reply.posted()
+    played = await click(press(new_ref, shown), services)  # the new board is linked: it plays
+    assert played.edited() == [new_ref] and await rounds_of(services) == 1
+
+
+async def test_a_board_showing_an_older_game_does_not_play_the_game_its_value_names(
+    services: Services,
+) -> None:
+    old_ref, _ = await posted_board(services)
+    await run("janken", cmd("quit"), services)
+    _, current = await posted_board(services)  # a new game, on a new board
+    reply = await click(press(old_ref, current), services)  # the old board, its value naming the new game
+    assert reply.kinds() == ["private", "game"] and reply.edited() == [] and len(reply.posted()) == 1
+    assert await rounds_of(services) == 0
+
+
+async def test_a_stale_round_on_the_players_current_board_refreshes_that_board(services: Services) -> None:
+    ref, shown = await posted_board(services)
     await run("janken", cmd("rock", request_id="text-move"), services)
-    old = JankenRequest("play", move=Move.PAPER, board=Board("alice", shown.game.game_id, 1))
-    reply = RecordingReply()
-    await janken.run(old, cmd(""), reply, services)
+    reply = await click(press(ref, shown, move=Move.PAPER), services)
     assert reply.kinds() == ["private", "game"] and last_view(reply).played is None
-    assert (await services.store.get_game(cmd("").player)).rounds_played == 1  # type: ignore[union-attr]
+    assert reply.edited() == [ref] and await rounds_of(services) == 1
+
+
+async def finished_board(services: Services) -> tuple[str, GameView]:
+    ref, view = await posted_board(services)
+    for _ in range(60):
+        view = last_view(await click(press(ref, view), services))
+        if view.finished:
+            return ref, view
+    pytest.fail("the game never ended")
+
+
+async def test_play_again_on_the_players_board_edits_it_and_its_buttons_play_the_new_game(
+    services: Services,
+) -> None:
+    ref, finished = await finished_board(services)
+    again = JankenRequest("again", board=Board("alice", ref=ref), opponent=finished.game.opponent)
+    first, second = await click(again, services), await click(again, services)
+    assert first.edited() == second.edited() == [ref] and first.posted() == second.posted() == []
+    assert last_view(first).game == last_view(second).game != finished.game  # one new game
+    played = await click(press(ref, last_view(first)), services)
+    assert played.edited() == [ref] and await rounds_of(services) == 1
+
+
+async def test_play_again_on_an_unknown_board_posts_the_new_game(services: Services) -> None:
+    _, finished = await finished_board(services)
+    again = JankenRequest("again", board=Board("alice", ref="forged"), opponent=finished.game.opponent)
+    reply = await click(again, services)
+    assert reply.kinds() == ["private", "game"] and reply.edited() == [] and len(reply.posted()) == 1
+    assert last_view(reply).game.rounds_played == 0 and await rounds_of(services) == 0
 
 
 async def test_play_again_starts_a_fresh_game_against_the_same_opponent(services: Services) -> None:

@@ -346,6 +346,60 @@ async def test_another_users_click_does_not_change_the_game(bot: SlackBot) -> No
     assert bot.slack.calls_to("chat.update") == []
 
 
+def forged(message: Message, **value: object) -> dict:  # type: ignore[type-arg]
+    """``message`` as a click would carry it, every button's value replaced by ``value``."""
+    payload = json.loads(json.dumps(as_payload(message)))
+    for block in payload["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            element["value"] = json.dumps(value)
+    return payload
+
+
+async def test_a_click_on_another_users_board_forged_to_name_the_clicker_edits_nothing(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "")
+    [u1_board] = await until(lambda: boards(bot))
+    u1_blocks = json.loads(json.dumps(u1_board.blocks))
+    await bot.send.slash("/janken", "", user="U2")
+    await until(lambda: len(boards(bot)) == 2)
+    u2_game = await bot.store.get_game(_player("U2"))
+    assert u2_game is not None
+    await bot.send.click(forged(u1_board, g=u2_game.game_id, r=1, u="U2"), "janken_rock", user="U2")
+    responses = await until(bot.private_messages)
+    assert "someone else" in responses[0].args["text"]
+    await until(lambda: _settled(bot))
+    assert [c for c in bot.slack.calls_to("chat.update") if c.args.get("ts") == u1_board.ts] == []
+    assert bot.slack.calls_to("chat.update") == [] and len(bot.slack.calls_to("chat.postMessage")) == 2
+    assert bot.slack.messages[(u1_board.channel, u1_board.ts)].blocks == u1_blocks
+    assert (await bot.store.get_game(_player("U2"))).rounds_played == 0  # type: ignore[union-attr]
+
+
+async def test_a_click_on_a_board_the_bot_never_linked_posts_the_game_anew(bot: SlackBot) -> None:
+    await bot.send.slash("/janken", "")
+    [board] = await until(lambda: boards(bot))
+    copy = {**as_payload(board), "ts": "1700000000.000001"}  # U1's real buttons, on another message
+    await bot.send.click(copy, "janken_rock")
+    responses = await until(bot.private_messages)
+    assert "out of date" in responses[0].args["text"]
+    await until(lambda: len(boards(bot)) == 2)
+    await until(lambda: _settled(bot))
+    assert bot.slack.calls_to("chat.update") == []
+    assert (await bot.store.get_game(_player("U1"))).rounds_played == 0  # type: ignore[union-attr]
+    newest = bot.slack.calls_to("chat.postMessage")[-1].args
+    assert newest["channel"] == "C1" and json.dumps(newest["blocks"]) == json.dumps(board.blocks)
+
+
+async def test_after_play_again_the_same_board_plays_the_new_game(bot: SlackBot) -> None:
+    board, _ = await play_to_the_end(bot)
+    updates = len(bot.slack.calls_to("chat.update"))
+    await bot.send.click(as_payload(board), "janken_again")
+    await until(lambda: len(bot.slack.calls_to("chat.update")) > updates)
+    board = bot.slack.messages[(board.channel, board.ts)]
+    await bot.send.click(as_payload(board), "janken_rock")
+    await until(lambda: len(bot.slack.calls_to("chat.update")) > updates + 1)
+    assert {c.args["ts"] for c in bot.slack.calls_to("chat.update")} == {board.ts}
+    assert (await bot.store.get_game(_player("U1"))).rounds_played == 1  # type: ignore[union-attr]
+
+
 async def test_janken_against_a_drawn_character_shows_its_picture(bot: SlackBot) -> None:
     await bot.send.slash("/janken", "a grumpy cat wizard")
     board = (await until(lambda: [b for b in boards(bot) if b.blocks[0]["type"] == "image"]))[0]

@@ -12,7 +12,8 @@ import pytest
 from core import janken
 from core.conversation import Turn
 from core.janken import Move, Opponent, Outcome, Stats
-from core.store import PlayerKey, Store, codec
+from core.store import BoardLink, PlayerKey, Store, codec
+from core.store.base import BOARDS_REMEMBERED
 from core.store.sqlite import SQLiteStore
 from tests.store_records import plant
 
@@ -133,16 +134,65 @@ async def test_history_keeps_the_newest_turns_in_order_per_conversation(store: S
     assert await store.load_history("nobody") == []
 
 
+async def test_a_board_link_reads_back_and_an_unknown_board_is_none(store: Store) -> None:
+    assert await store.board_of("C1:1.0") is None
+    await store.link_board("C1:1.0", ALICE, "g1")
+    await store.link_board("C1:2.0", BOB, "g2")
+    assert await store.board_of("C1:1.0") == BoardLink(ALICE, "g1")
+    assert await store.board_of("C1:2.0") == BoardLink(BOB, "g2")
+    assert await store.board_of("C1:3.0") is None
+
+
+async def test_relinking_a_board_replaces_its_link(store: Store) -> None:
+    await store.link_board("C1:1.0", ALICE, "g1")
+    await store.link_board("C1:1.0", ALICE, "g2")  # "play again" redraws the board with a new game
+    assert await store.board_of("C1:1.0") == BoardLink(ALICE, "g2")
+    await store.link_board("C1:1.0", BOB, "g3")
+    assert await store.board_of("C1:1.0") == BoardLink(BOB, "g3")
+
+
+async def test_a_board_link_keeps_every_part_of_the_player(store: Store) -> None:
+    odd = PlayerKey("discord", "G:1", "user:with:colons")
+    await store.link_board("x", odd, "g1")
+    await store.link_board("y", PlayerKey("discord", "G", "1:user:with:colons"), "g1")
+    assert await store.board_of("x") == BoardLink(odd, "g1")
+    assert await store.board_of("y") == BoardLink(PlayerKey("discord", "G", "1:user:with:colons"), "g1")
+
+
+async def test_each_player_keeps_only_their_newest_board_links(store: Store) -> None:
+    refs = [f"C1:{i}.0" for i in range(BOARDS_REMEMBERED)]
+    for ref in refs:
+        await store.link_board(ref, ALICE, "g1")
+    await store.link_board("C2:bob", BOB, "g1")
+    await store.link_board(refs[0], ALICE, "g2")  # relinked: now alice's newest
+    await store.link_board("C1:new", ALICE, "g2")  # one too many: the oldest, refs[1], goes
+    assert await store.board_of(refs[1]) is None
+    assert await store.board_of(refs[0]) == BoardLink(ALICE, "g2")
+    assert all([await store.board_of(ref) == BoardLink(ALICE, "g1") for ref in refs[2:]])
+    assert await store.board_of("C1:new") == BoardLink(ALICE, "g2")
+    assert await store.board_of("C2:bob") == BoardLink(BOB, "g1")  # another player's links are their own
+
+
+async def test_a_board_relinked_to_another_player_outlives_the_first_players_old_boards(store: Store) -> None:
+    await store.link_board("shared", ALICE, "g1")
+    await store.link_board("shared", BOB, "g2")
+    for i in range(BOARDS_REMEMBERED):
+        await store.link_board(f"alice-{i}", ALICE, "g1")
+    assert await store.board_of("shared") == BoardLink(BOB, "g2")
+
+
 async def test_sqlite_state_survives_reopening(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bot.db"
     first = await SQLiteStore.open(path)
     await first.apply_round(ALICE, "m1", WIN, start=game())
     await first.append_history("c1", [Turn("user", "hi")], keep=10)
+    await first.link_board("C1:1.0", ALICE, "g1")
     await first.close()
     second = await SQLiteStore.open(path)
     assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
     assert (await second.get_stats(ALICE)).wins == 1
     assert await second.load_history("c1") == [Turn("user", "hi")]
+    assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1")
     assert (await second.apply_round(ALICE, "m1", LOSE)).repeated  # type: ignore[union-attr]
     await second.close()
 

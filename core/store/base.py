@@ -25,6 +25,9 @@ Decide = Callable[[Game], Round]
 MOVES_REMEMBERED = 200
 """How many applied move ids a backend keeps per player to spot repeats."""
 
+BOARDS_REMEMBERED = 50
+"""How many board links a backend keeps per player (the newest); an older board reads as unknown."""
+
 
 @dataclass(frozen=True)
 class PlayerKey:
@@ -46,6 +49,14 @@ class Played:
     game: Game
     stats: Stats
     repeated: bool = False
+
+
+@dataclass(frozen=True)
+class BoardLink:
+    """Whose game a board message shows, and which game, as the bot last drew it."""
+
+    player: PlayerKey
+    game_id: str
 
 
 def resolve(game: Game, stats: Stats, decide: Decide) -> Played:
@@ -88,6 +99,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_stats(self, player: PlayerKey) -> Stats:
         """The player's record (zeros for a newcomer)."""
+
+    @abc.abstractmethod
+    async def link_board(self, ref: str, player: PlayerKey, game_id: str) -> None:
+        """Record that the board message ``ref`` now shows ``player``'s game ``game_id``.
+
+        ``ref`` is opaque (the caller makes it unique per platform and message). Linking a
+        ref again replaces its link and makes it the player's newest; each player keeps
+        only the newest :data:`BOARDS_REMEMBERED` links, so the links stay bounded.
+        """
+
+    @abc.abstractmethod
+    async def board_of(self, ref: str) -> BoardLink | None:
+        """Whose game (and which) the board message ``ref`` shows; ``None`` for a board never
+        linked or no longer remembered. A click on a board trusts this, not the board's own data.
+        """
 
     @abc.abstractmethod
     async def load_history(self, conversation: str) -> list[Turn]:

@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from core.conversation import Turn
 from core.janken import Game, Stats
 from core.store import codec
-from core.store.base import MOVES_REMEMBERED, Decide, Played, PlayerKey, Store, resolve
+from core.store.base import (
+    BOARDS_REMEMBERED,
+    MOVES_REMEMBERED,
+    BoardLink,
+    Decide,
+    Played,
+    PlayerKey,
+    Store,
+    resolve,
+)
 
 
 class MemoryStore(Store):
@@ -23,6 +32,9 @@ class MemoryStore(Store):
         self._stats: dict[PlayerKey, str] = {}
         self._moves: defaultdict[PlayerKey, OrderedDict[str, str]] = defaultdict(OrderedDict)
         self._history: dict[str, deque[Turn]] = {}
+        self._boards: dict[str, BoardLink] = {}
+        self._boards_of: defaultdict[PlayerKey, OrderedDict[str, None]] = defaultdict(OrderedDict)
+        """Each player's board refs, oldest first, to keep the newest ``BOARDS_REMEMBERED``."""
 
     async def get_game(self, player: PlayerKey) -> Game | None:
         return self._game(player)
@@ -64,6 +76,20 @@ class MemoryStore(Store):
 
     async def get_stats(self, player: PlayerKey) -> Stats:
         return self._stats_of(player)
+
+    async def link_board(self, ref: str, player: PlayerKey, game_id: str) -> None:
+        previous = self._boards.get(ref)
+        if previous is not None:
+            self._boards_of[previous.player].pop(ref, None)
+        self._boards[ref] = BoardLink(player, game_id)
+        newest = self._boards_of[player]
+        newest[ref] = None
+        while len(newest) > BOARDS_REMEMBERED:
+            dropped, _ = newest.popitem(last=False)
+            del self._boards[dropped]
+
+    async def board_of(self, ref: str) -> BoardLink | None:
+        return self._boards.get(ref)
 
     async def load_history(self, conversation: str) -> list[Turn]:
         return list(self._history.get(conversation, ()))

@@ -21,7 +21,16 @@ from core.errors import Unavailable
 from core.janken import Game, Stats
 from core.messages import text
 from core.store import codec
-from core.store.base import MOVES_REMEMBERED, Decide, Played, PlayerKey, Store, resolve
+from core.store.base import (
+    BOARDS_REMEMBERED,
+    MOVES_REMEMBERED,
+    BoardLink,
+    Decide,
+    Played,
+    PlayerKey,
+    Store,
+    resolve,
+)
 
 _T = TypeVar("_T")
 
@@ -38,6 +47,13 @@ CREATE TABLE IF NOT EXISTS history (
     conversation TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_conversation ON history (conversation, seq);
+CREATE TABLE IF NOT EXISTS boards (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ref TEXT NOT NULL UNIQUE,
+    platform TEXT NOT NULL, workspace TEXT NOT NULL, user_id TEXT NOT NULL,
+    game_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS boards_by_player ON boards (platform, workspace, user_id, seq);
 """
 
 
@@ -165,6 +181,33 @@ class SQLiteStore(Store):
     async def get_stats(self, player: PlayerKey) -> Stats:
         stats = await self._readable("stats", "stats", player, codec.load_stats)
         return Stats() if stats is None else stats
+
+    async def link_board(self, ref: str, player: PlayerKey, game_id: str) -> None:
+        owner = (player.platform, player.workspace, player.user)
+
+        def work(conn: sqlite3.Connection) -> None:
+            # REPLACE deletes a ref's old row and inserts a new one, so a relinked board is the newest
+            conn.execute(
+                "INSERT OR REPLACE INTO boards (ref, platform, workspace, user_id, game_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (ref, *owner, game_id),
+            )
+            conn.execute(
+                "DELETE FROM boards WHERE platform = ? AND workspace = ? AND user_id = ? AND seq NOT IN "
+                "(SELECT seq FROM boards WHERE platform = ? AND workspace = ? AND user_id = ? "
+                "ORDER BY seq DESC LIMIT ?)",
+                (*owner, *owner, BOARDS_REMEMBERED),
+            )
+
+        await self._run(work, write=True)
+
+    async def board_of(self, ref: str) -> BoardLink | None:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT platform, workspace, user_id, game_id FROM boards WHERE ref = ?", (ref,)
+            ).fetchone()
+        )
+        return None if row is None else BoardLink(PlayerKey(*row[:3]), row[3])
 
     async def load_history(self, conversation: str) -> list[Turn]:
         rows = await self._run(

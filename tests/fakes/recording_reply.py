@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from core.ai import GeneratedImage
 from handlers.port import GameView
 
+_BOARD_NUMBERS = itertools.count(1)
+"""Boards posted by any RecordingReply get distinct refs, as messages on a platform do."""
+
 
 @dataclass
 class RecordingReply:
-    """Keeps every call in ``events`` as ``(kind, value)`` in order."""
+    """Keeps every call in ``events`` as ``(kind, value)`` in order.
+
+    ``clicked`` is the ref of the board a click came from (``None`` for a typed command);
+    ``boards`` records each board shown as ``("edit", ref)`` or ``("post", ref)``.
+    """
 
     events: list[tuple[str, object]] = field(default_factory=list)
     threads: int = 0
+    clicked: str | None = None
+    boards: list[tuple[str, str]] = field(default_factory=list)
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -46,8 +56,19 @@ class RecordingReply:
         self.events.append(("image", (image, caption)))
         return f"image-{len(self.values('image'))}"
 
-    async def show_game(self, view: GameView) -> None:
+    async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
         self.events.append(("game", view))
+        if edit_clicked and self.clicked is not None:
+            self.boards.append(("edit", self.clicked))
+        else:
+            self.boards.append(("post", f"board-{next(_BOARD_NUMBERS)}"))
+        return self.boards[-1][1]
+
+    def edited(self) -> list[str]:
+        return [ref for how, ref in self.boards if how == "edit"]
+
+    def posted(self) -> list[str]:
+        return [ref for how, ref in self.boards if how == "post"]
 
     @contextlib.asynccontextmanager
     async def progress(self, text: str) -> AsyncIterator[None]:
