@@ -77,8 +77,8 @@ class _NativeMessage:
     async def show(self, raw: str, *, final: bool) -> None:
         upto = len(raw) if final else stable_length(raw)
         piece = defuse_markdown(raw[self.sent : upto]) or None
-        channel = self._target.channel
-        if self.ts is None:
+        channel, ts = self._target.channel, self.ts
+        if ts is None:
             started = await self._client.chat_startStream(
                 channel=channel,
                 thread_ts=self._target.thread_ts,
@@ -86,17 +86,18 @@ class _NativeMessage:
                 recipient_user_id=self._target.user,
                 markdown_text=piece,
             )
-            self.ts, self.sent, piece = str(started["ts"]), upto, None
+            ts = self.ts = str(started["ts"])
+            self.sent, piece = upto, None
         if final:
-            await self._stop(piece)
+            await self._stop(ts, piece)
         elif piece:
-            await self._client.chat_appendStream(channel=channel, ts=self.ts, markdown_text=piece)
+            await self._client.chat_appendStream(channel=channel, ts=ts, markdown_text=piece)
         self.sent = upto
 
-    async def _stop(self, piece: str | None) -> None:
+    async def _stop(self, ts: str, piece: str | None) -> None:
         """End the stream with its last piece; if Slack will not, post that piece as a message of its own."""
         try:
-            await self._client.chat_stopStream(channel=self._target.channel, ts=self.ts, markdown_text=piece)
+            await self._client.chat_stopStream(channel=self._target.channel, ts=ts, markdown_text=piece)
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in REFUSALS:
