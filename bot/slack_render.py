@@ -4,6 +4,18 @@ Model output never pings: in mrkdwn ``&``, ``<`` and ``>`` are escaped as Slack
 asks, so ``<!channel>`` or ``<@U…>`` cannot form; in Markdown (the native
 stream) a word joiner goes between ``<`` and ``!@#``; and in both a word
 joiner follows the ``@`` of ``@channel``, ``@here`` and ``@everyone``.
+
+A link never hides its target. A web link is shown as its label followed by
+the host in parentheses (that host links to the URL, so the visible text of
+every link is its real host or the URL itself); a link whose label is the URL
+is shown as the bare URL. Anything else that could link a label elsewhere (other
+schemes, reference definitions, Slack's ``<url|label>`` typed in Markdown) is
+left visible as text: escaped in mrkdwn, broken by a word joiner in Markdown.
+
+Every function here is linear in its input, since model output is untrusted:
+no pattern can rescan the text from every position, because each repeat is
+bounded (a link's label, URL and title) or stops at a character it cannot hold
+(a line's end, the next delimiter), and ``stable_length`` reads only the tail.
 """
 
 from __future__ import annotations
@@ -18,18 +30,46 @@ from handlers.janken_text import describe, move_label
 from handlers.port import GameView
 
 JOINER = "\u2060"
-_FENCE = re.compile(r"(```.*?(?:```|$))", re.S)
+_FENCE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
-_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.I)
-_ANGLE_PING = re.compile(r"<(?=[!@#])")
-_UNSTABLE_TAIL = re.compile(r"(?:<|<?@\w*)$")
-_MARKDOWN_RULES = [
-    (re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.M), r"*\1*"),
-    (re.compile(r"\*\*(.+?)\*\*"), r"*\1*"),
-    (re.compile(r"__(.+?)__"), r"*\1*"),
-    (re.compile(r"~~(.+?)~~"), r"~\1~"),
-    (re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s|]+)\)"), r"<\2|\1>"),
-]
+_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+
+_URL_CHAR = r"[^\s()<>\[\]{}|\\^`\"']"
+_URL_BODY = rf"(?:{_URL_CHAR}|\({_URL_CHAR}{{0,256}}\))"
+_LINK = (
+    rf"(?P<bang>!?)\[(?P<label>[^\[\]\n]{{0,1000}})\]\([ \t]{{0,16}}"
+    rf"(?P<url>(?i:https?)://{_URL_BODY}{{1,2048}})"
+    r"""(?:[ \t]{1,16}(?:"[^"\n]{0,300}"|'[^'\n]{0,300}'|\([^()\n]{0,300}\)))?[ \t]{0,16}\)"""
+)
+_SCHEME = re.compile(r"(?i:https?)://")
+_HOST = re.compile(r"(?i:https?)://([A-Za-z0-9.-]{1,253})(?::[0-9]{1,5})?(?=[/?#]|\Z)")
+_INLINE_RULES = rf"{_LINK}|\*\*(?P<bold>[^\n]+?)\*\*|__(?P<under>[^\n]+?)__|~~(?P<strike>[^\n]+?)~~"
+_INLINE_STYLE = re.compile(_INLINE_RULES)
+_MRKDWN_STYLE = re.compile(rf"^#{{1,6}}[ \t]+(?P<title>[^\n]*)|{_INLINE_RULES}", re.MULTILINE)
+
+_LINKING_ANGLE = (
+    r"<(?=[!@#]|[A-Za-z][A-Za-z0-9+.-]{0,31}://|(?i:www)\."
+    r"|(?i:mailto|javascript|vbscript|data|file|tel|sms|callto|slack):)"
+)
+_MARKDOWN_HAZARD = re.compile(
+    rf"{_LINK}|(?P<definition>^ {{0,3}}\[[^\[\]\n]{{0,999}}\])(?=:)|\](?=\()"
+    rf"|{_LINKING_ANGLE}|@(?=(?i:channel|here|everyone)\b)",
+    re.MULTILINE,
+)
+_BROADCAST_PREFIXES = "|".join(
+    sorted({w[:i] for w in ("channel", "here", "everyone") for i in range(len(w) + 1)}, key=len, reverse=True)
+)
+_URL_PREFIX = r"(?i:h(?:t(?:t(?:p(?:s?(?::/?)?)?)?)?)?)"
+_URL_SO_FAR = rf"(?i:https?)://{_URL_BODY}{{0,2048}}(?:\({_URL_CHAR}{{0,256}})?"
+_AFTER_URL = r"""(?:[ \t]{1,16}(?:"[^"\n]{0,300}"?|'[^'\n]{0,300}'?|\([^()\n]{0,300}\)?)?)?[ \t]{0,16}"""
+# What the next delta could still turn into a ping, a link or a link's neutralisation.
+_PENDING = re.compile(
+    r"<(?:[A-Za-z][A-Za-z0-9+.-]{0,31}(?::/?)?)?\Z"
+    rf"|<?@(?i:{_BROADCAST_PREFIXES})\Z"
+    r"|[\]!]\Z"
+    rf"|!?\[[^\[\]\n]{{0,1000}}(?:\](?:\([ \t]{{0,16}}(?:{_URL_PREFIX}|{_URL_SO_FAR}{_AFTER_URL})?)?)?\Z"
+)
+_PENDING_REACH = 4_096  # longer than anything _PENDING can match
 MOVE_ACTION = re.compile(r"^janken_(rock|paper|scissors)$")
 AGAIN_ACTION = "janken_again"
 
@@ -48,29 +88,88 @@ def to_mrkdwn(markdown: str) -> str:
             pieces.append(escape_mrkdwn(fenced))
             continue
         for part in _INLINE_CODE.split(fenced):
-            pieces.append(escape_mrkdwn(part) if part.startswith("`") else _restyle(escape_mrkdwn(part)))
+            escaped = escape_mrkdwn(part)
+            if not part.startswith("`"):  # restyling can join a word to "@" ("@here__" -> "@here*")
+                escaped = _BROADCAST.sub("@" + JOINER, _MRKDWN_STYLE.sub(_restyle, escaped))
+            pieces.append(escaped)
     return "".join(pieces)
 
 
-def _restyle(escaped: str) -> str:
-    for pattern, replacement in _MARKDOWN_RULES:
-        escaped = pattern.sub(replacement, escaped)
-    return escaped
+def _restyle(match: re.Match[str]) -> str:
+    """One construct of escaped Markdown in mrkdwn; what it encloses is restyled in turn."""
+    kind = match.lastgroup
+    if kind == "title":
+        shown = match["title"].rstrip("#").rstrip()
+        return f"*{_INLINE_STYLE.sub(_restyle, shown)}*" if shown else match[0]
+    if kind == "url":
+        url = match["url"]
+        label, host = match["label"].strip(), _host(url)
+        if not label or _same_place(label, url):
+            return f"<{url}>"
+        if host is not None and label.lower() == host:
+            return f"<{url}|{host}>"
+        shown = _INLINE_STYLE.sub(_restyle, label)
+        return f"{shown} (<{url}|{host}>)" if host else f"{shown} (<{url}>)"
+    inner = match["bold"] or match["under"] or match["strike"]
+    mark = "~" if match["strike"] else "*"
+    return f"{mark}{_INLINE_STYLE.sub(_restyle, inner)}{mark}"
 
 
 def defuse_markdown(markdown: str) -> str:
-    """Markdown (for ``chat.*Stream``) that cannot form a Slack mention or broadcast."""
-    return _BROADCAST.sub("@" + JOINER, _ANGLE_PING.sub("<" + JOINER, markdown))
+    """Markdown (for ``chat.*Stream``) that cannot form a Slack mention, a broadcast or a hidden link."""
+    return _MARKDOWN_HAZARD.sub(_defuse, markdown)
+
+
+def _defuse(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind == "definition":
+        return defuse_markdown(match["definition"]) + JOINER
+    if kind != "url":
+        return match[0] + JOINER
+    label, host, url = match["label"].strip(), _host(match["url"]), defuse_markdown(match["url"])
+    if not label or _same_place(label, match["url"]):
+        return url
+    if host is not None and label.lower() == host:
+        return f"[{host}]({url})"
+    shown = defuse_markdown(label)
+    return f"{shown} ([{host}]({url}))" if host else f"{shown} ({url})"
+
+
+def _host(url: str) -> str | None:
+    """The URL's host, when the URL is plain enough that everyone reads the same host from it."""
+    match = _HOST.match(url)
+    if match is None:
+        return None
+    host = match[1].lower()
+    labels = host.removesuffix(".").split(".")
+    ok = all(0 < len(part) <= 63 and not part.startswith("-") and not part.endswith("-") for part in labels)
+    return host if ok else None
+
+
+def _same_place(label: str, url: str) -> bool:
+    """Whether the label is the URL itself, with or without its scheme or a final slash."""
+    return _SCHEME.sub("", label, 1).rstrip("/") == _SCHEME.sub("", url, 1).rstrip("/")
 
 
 def stable_length(raw: str) -> int:
     """How much of ``raw`` defuses the same whatever text follows it.
 
-    A trailing ``<`` or ``@word`` may still become a ping with the next delta,
-    so streams hold it back until more text (or the end) arrives.
+    A trailing ``<``, ``@here`` in the making or a link not yet closed may still
+    become a ping or a link with the next delta, so streams hold it back until more
+    text (or the end) arrives. Only the last few thousand characters are looked at.
     """
-    tail = _UNSTABLE_TAIL.search(raw)
-    return tail.start() if tail else len(raw)
+    pending = _PENDING.search(raw, max(0, len(raw) - _PENDING_REACH))
+    end = pending.start() if pending else len(raw)
+    while 0 < end < len(raw) and _decided_by_next(raw[end - 1], raw[end]):
+        end -= 1
+    return end
+
+
+def _decided_by_next(char: str, following: str) -> bool:
+    """Whether defusing ``char`` depends on the character after it, as it does here."""
+    if char == "<":
+        return following in "!@#" or (following.isascii() and following.isalpha())
+    return (char == "]" and following in "(:") or (char == "!" and following == "[")
 
 
 def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str, Any]]:

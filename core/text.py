@@ -1,4 +1,4 @@
-"""Split long Markdown into chat-sized messages without losing any of it.
+"""Split long Markdown into chat-sized messages without losing any of it, in linear time.
 
 A model's answer can outgrow one chat message (Slack ~3,900 characters in our use, Discord 2,000), so
 it continues in further messages. Cuts go at the most natural boundary that still keeps parts
@@ -13,24 +13,47 @@ over after the last cut counts as part of that cut's break.
 Streaming: with ``i = cut_point(buffer, limit)``, send ``buffer[:i].rstrip()`` and keep ``buffer[i:]``;
 if ``open_fence(buffer[:i])`` is not None, close the sent part and prefix the kept text with that line
 and "\\n", as split_message does.
+
+Cost: anyone can make a model print hostile text (a few characters and then 100,000 spaces), so
+every function here is linear in its input. A cut looks only at what its part can reach: ``limit``
+characters plus the run of whitespace at the limit, which that cut or the next one consumes. Break
+patterns scan up to that run and are tried once at its start (no pattern restarts at every position
+of a run), fence state comes from one pass over the fence lines instead of a rescan per candidate,
+and split_message walks the text once instead of re-slicing what is left for every part.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from typing import NamedTuple
 
 MIN_LIMIT = 21
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_FENCE_AT = re.compile(r" {0,3}(?:```|~~~)")
+_FENCE_LINE = re.compile(r"^ {0,3}(?:```|~~~)", re.MULTILINE)
 # Break kinds in order of preference; "brk" is the whitespace dropped at the cut.
 _BREAKS = (
-    re.compile(r"(?P<brk>[ \t]*\r?\n(?:[ \t]*\r?\n)+)"),
-    re.compile(r"(?P<brk>[ \t]*\r?\n)"),
+    re.compile(r"(?<![ \t])(?P<brk>[ \t]*\r?\n(?:[ \t]*\r?\n)+)"),
+    re.compile(r"(?<![ \t])(?P<brk>[ \t]*\r?\n)"),
     re.compile(r"(?:[.!?…][\"')\]”’»]*(?=[ \t])|[。！？][」』）”’]*)(?P<brk>[ \t]*)"),
     re.compile(r"(?P<brk>[ \t]+)"),
 )
-_FIRST_MIDLINE_KIND = 2
+_FIRST_MIDLINE_KIND = _SENTENCE = 2
+_BREAK_CHARS = re.compile(r"[ \t\r\n]*")
+_LONE_CR = re.compile(r"\r(?!\n)")
 _SPACE_RUN = re.compile(r"\s*")
+_BLANKS = re.compile(r"[ \t]*")
+_LOOKAHEAD = 8  # past the whitespace at the limit: the break's end and a fence line's first 6 characters
+
+
+class _Open(NamedTuple):
+    """An open fenced block: its opening line (trailing whitespace removed), marker and where it starts."""
+
+    line: str
+    marker: str
+    start: int
 
 
 def split_message(text: str, limit: int) -> list[str]:
@@ -42,15 +65,21 @@ def split_message(text: str, limit: int) -> list[str]:
     """
     _check(limit)
     parts: list[str] = []
-    rest = text
-    while rest:
-        if len(rest) <= limit:
-            parts.append(rest)
+    content_end = len(text.rstrip())
+    prefix, pos = "", 0  # the rest is prefix + text[pos:]; prefix reopens a cut fence
+    while pos < len(text):
+        if len(prefix) + len(text) - pos <= limit:
+            parts.append(prefix + text[pos:])
             break
-        head, rest = split_head(rest, limit)
+        window = _window(prefix, text, pos, limit)
+        cut, fence = _Part(window, limit).cut()
+        reopen = _reopen_line(fence, limit)
+        head = window[:cut].rstrip()
         if head:
-            parts.append(head)
-        if not rest.strip():
+            parts.append(head + _closer(reopen) if reopen else head)
+        pos += cut - len(prefix)
+        prefix = f"{reopen}\n" if reopen else ""
+        if pos >= content_end:  # only whitespace is left, however a cut fence would reopen
             break
     return parts
 
@@ -62,9 +91,14 @@ def split_head(text: str, limit: int, floor: int = 0) -> tuple[str, str]:
     before it. An open fence is closed in the head and reopened at the start of the rest.
     """
     _check(limit)
-    cut = max(cut_point(text, limit), floor)
+    if len(text) > limit:
+        cut, fence = _Part(_window("", text, 0, limit), limit).cut()
+    else:
+        cut, fence = len(text), _fence_state(text)
+    if floor > cut:
+        cut, fence = floor, _fence_state(text[:floor])
     head, tail = text[:cut], text[cut:]
-    reopen = _reopen_line(head, limit)
+    reopen = _reopen_line(fence, limit)
     body = head.rstrip()
     if reopen:
         return body + _closer(reopen), f"{reopen}\n{tail}"
@@ -80,14 +114,7 @@ def cut_point(text: str, limit: int) -> int:
     _check(limit)
     if len(text) <= limit:
         return len(text)
-    budget = limit
-    while True:
-        cut = _best_cut(text, budget, limit // 2)
-        reopen = _reopen_line(text[:cut], limit)
-        room = limit - (len(_closer(reopen)) if reopen else 0)
-        if len(text[:cut].rstrip()) <= room:
-            return cut
-        budget = room
+    return _Part(_window("", text, 0, limit), limit).cut()[0]
 
 
 def open_fence(text: str) -> str | None:
@@ -96,18 +123,8 @@ def open_fence(text: str) -> str | None:
     Follows CommonMark: up to 3 spaces of indent, ``` or ~~~ (3 or more), and a closing fence of the
     same character at least as long with nothing after it. Trailing whitespace is not returned.
     """
-    opening: tuple[str, str] | None = None
-    for line in text.split("\n"):
-        match = _FENCE.fullmatch(line.rstrip())
-        if match is None:
-            continue
-        marker, info = match.groups()
-        if opening is None:
-            if not (marker[0] == "`" and "`" in info):
-                opening = (line.rstrip(), marker)
-        elif marker[0] == opening[1][0] and len(marker) >= len(opening[1]) and not info.strip():
-            opening = None
-    return opening[0] if opening else None
+    state = _fence_state(text)
+    return state.line if state else None
 
 
 def _check(limit: int) -> None:
@@ -115,47 +132,174 @@ def _check(limit: int) -> None:
         raise ValueError(f"limit must be > {MIN_LIMIT - 1}, got {limit}")
 
 
-def _best_cut(text: str, budget: int, floor: int) -> int:
-    """The latest cut of the most preferred kind whose kept text ends in [floor, budget]."""
-    seen = _SPACE_RUN.match(text, budget).end() + 1  # enough to see every break starting by the budget
-    for kind, pattern in enumerate(_BREAKS):
-        best: int | None = None
-        for match in pattern.finditer(text, 0, seen):
-            end, cut = match.span("brk")
-            if end > budget:
+def _window(prefix: str, text: str, pos: int, limit: int) -> str:
+    """All of ``prefix + text[pos:]`` that its first part can reach (the caller knows it is overlong)."""
+    run_end = _SPACE_RUN.match(text, pos + limit - len(prefix)).end()
+    return prefix + text[pos : run_end + _LOOKAHEAD]
+
+
+def _fence_state(text: str) -> _Open | None:
+    state = None
+    for match in _FENCE_LINE.finditer(text):
+        start = match.start()
+        end = text.find("\n", start)
+        state = _after_line(state, text[start : end if end >= 0 else len(text)], start)
+    return state
+
+
+def _after_line(state: _Open | None, line: str, start: int) -> _Open | None:
+    """The fence state once ``line`` (starting at ``start``) has been read."""
+    match = _FENCE.fullmatch(line.rstrip())
+    if match is None:
+        return state
+    marker, info = match.groups()
+    if state is None:
+        return None if marker[0] == "`" and "`" in info else _Open(line.rstrip(), marker, start)
+    if marker[0] == state.marker[0] and len(marker) >= len(state.marker) and not info.strip():
+        return None
+    return state
+
+
+class _Fences:
+    """The fence state anywhere in a text, from one pass over its fence lines."""
+
+    def __init__(self, text: str, reach: int) -> None:
+        """Reads the fence lines that start before ``reach``: in a part's window, what lies past the limit
+        is the whitespace run at the limit, which holds no fence line."""
+        self._text = text
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self._before: list[_Open | None] = []
+        self._after: list[_Open | None] = []
+        state = None
+        for match in _FENCE_LINE.finditer(text, 0, reach):
+            start = match.start()
+            end = text.find("\n", start)
+            end = len(text) if end < 0 else end
+            self.starts.append(start)
+            self.ends.append(end)
+            self._before.append(state)
+            state = _after_line(state, text[start:end], start)
+            self._after.append(state)
+
+    def state(self, pos: int) -> _Open | None:
+        """``open_fence``'s state for ``text[:pos]``."""
+        i = bisect_left(self.starts, pos) - 1
+        if i < 0:
+            return None
+        if pos > self.ends[i]:
+            return self._after[i]
+        return _after_line(self._before[i], self._text[self.starts[i] : pos], self.starts[i])
+
+    def on_fence_line(self, pos: int) -> bool:
+        """Whether ``pos`` lies on a line that starts like a fence (past its first character)."""
+        i = bisect_left(self.starts, pos) - 1
+        return i >= 0 and pos <= self.ends[i]
+
+
+class _Part:
+    """The cut for the first part of ``text``, which holds everything that part can reach."""
+
+    def __init__(self, text: str, limit: int) -> None:
+        self.text = text
+        self.limit = limit
+        self.fences = _Fences(text, limit + _LOOKAHEAD)
+        seen = _SPACE_RUN.match(text, limit).end() + 1  # enough to see every break starting by the limit
+        # Inside a run of whitespace only a break at its start can be kept (any later one follows
+        # whitespace), so patterns scan up to the run and match once at its start.
+        run = len(text[:limit].rstrip()) if seen > limit + 1 else seen
+        self.kinds = [self._candidates(kind, pattern, run, seen) for kind, pattern in enumerate(_BREAKS)]
+
+    def cut(self) -> tuple[int, _Open | None]:
+        """How much the part consumes, and the fence it ends inside."""
+        budget = self.limit
+        while True:
+            cut, body = self._best(budget)
+            fence = self.fences.state(cut)
+            reopen = _reopen_line(fence, self.limit)
+            room = self.limit - (len(_closer(reopen)) if reopen else 0)
+            if body <= room:
+                return cut, fence
+            budget = room
+
+    def _candidates(
+        self, kind: int, pattern: re.Pattern[str], run: int, seen: int
+    ) -> tuple[list[int], list[int]]:
+        """Acceptable breaks of one kind, by where their kept text ends; the budget only shrinks."""
+        ends: list[int] = []
+        cuts: list[int] = []
+        floor, text = self.limit // 2, self.text
+        bound = min(run + 1, seen) if kind == _SENTENCE else run
+        spans = [match.span("brk") for match in pattern.finditer(text, 0, bound)]
+        if spans and spans[-1][1] > run:  # a sentence end whose spaces go on into the run
+            spans[-1] = (spans[-1][0], _BLANKS.match(text, spans[-1][0], seen).end())
+        if run < seen and kind != _SENTENCE:
+            spans.append(self._break_at_run(kind, pattern, run, seen))
+        for end, cut in spans:
+            if end > self.limit:
                 break
-            if end >= floor and not text[end - 1].isspace() and _keeps_fences_tidy(text, kind, end, cut):
-                best = cut
-        if best is not None:
-            return best
-    return _hard_cut(text, budget)
+            if end >= floor and not text[end - 1].isspace() and self._keeps_fences_tidy(kind, end, cut):
+                ends.append(end)
+                cuts.append(cut)
+        return ends, cuts
+
+    def _break_at_run(self, kind: int, pattern: re.Pattern[str], run: int, seen: int) -> tuple[int, int]:
+        """The break of this kind starting the run of whitespace, or (seen, seen), which is never kept."""
+        if kind == 0:
+            span = _paragraph_break(self.text, run, seen)
+        else:
+            match = pattern.match(self.text, run, seen)
+            span = match.span("brk") if match else None
+        return span or (seen, seen)
+
+    def _best(self, budget: int) -> tuple[int, int]:
+        """The latest cut of the most preferred kind whose kept text ends by ``budget``, and that length."""
+        for ends, cuts in self.kinds:
+            i = bisect_right(ends, budget) - 1
+            if i >= 0:
+                return cuts[i], ends[i]
+        return self._hard_cut(budget)
+
+    def _hard_cut(self, budget: int) -> tuple[int, int]:
+        """Mid-word at the budget, except through a fence's opening line, which moves whole to the next
+        part. A cut that lands in whitespace takes the whole run as its break."""
+        text = self.text
+        line_start = text.rfind("\n", 0, budget) + 1
+        fence = self.fences.state(budget)
+        if line_start and fence is not None and fence.start == line_start:
+            return line_start, len(text[:line_start].rstrip())
+        body = len(text[:budget].rstrip())
+        if budget < len(text) and text[budget].isspace():
+            return _SPACE_RUN.match(text, budget).end(), body
+        return budget, body
+
+    def _keeps_fences_tidy(self, kind: int, end: int, cut: int) -> bool:
+        """False for cuts inside a fence line, or that would leave an empty code block in a part."""
+        on_fence_line = self.fences.on_fence_line(end)
+        if kind >= _FIRST_MIDLINE_KIND:
+            return not on_fence_line
+        if on_fence_line or _FENCE_AT.match(self.text, cut):
+            return self.fences.state(end) is None
+        return True
 
 
-def _hard_cut(text: str, budget: int) -> int:
-    """Mid-word at the budget, except through a fence's opening line, which moves whole to the next part."""
-    line_start = text.rfind("\n", 0, budget) + 1
-    if line_start and open_fence(text[:budget]) == text[line_start:budget].rstrip():
-        return line_start
-    return budget
+def _paragraph_break(text: str, start: int, endpos: int) -> tuple[int, int] | None:
+    """``_BREAKS[0].match(text, start, endpos)``'s span, found by scanning instead of repeating a group
+    (several times faster on a long run of blank lines): the break ends at the last newline before the
+    first character no break can hold (not a space, tab or newline, or a lone ``\\r``), and needs two
+    newlines."""
+    run_end = _BREAK_CHARS.match(text, start, endpos).end()
+    lone_cr = _LONE_CR.search(text, start, run_end)
+    last = text.rfind("\n", start, lone_cr.start() if lone_cr else run_end)
+    return (start, last + 1) if last > text.find("\n", start, endpos) else None
 
 
-def _keeps_fences_tidy(text: str, kind: int, end: int, cut: int) -> bool:
-    """False for cuts inside a fence line, or that would leave an empty code block in a part."""
-    on_fence_line = _FENCE.match(text, text.rfind("\n", 0, end) + 1) is not None
-    if kind >= _FIRST_MIDLINE_KIND:
-        return not on_fence_line
-    if on_fence_line or _FENCE.match(text, cut):
-        return open_fence(text[:end]) is None
-    return True
-
-
-def _reopen_line(head: str, limit: int) -> str | None:
-    """The line to reopen the block ``head`` ends inside; None when outside or unrepeatable."""
-    fence = open_fence(head)
+def _reopen_line(fence: _Open | None, limit: int) -> str | None:
+    """The line to reopen ``fence`` with; None when there is none or it is unrepeatable."""
     if fence is None:
         return None
-    bare = fence[: fence.index(_marker(fence)) + len(_marker(fence))]
-    return next((line for line in (fence, bare) if len(line) <= limit // 4), None)
+    bare = fence.line[: fence.line.index(fence.marker) + len(fence.marker)]
+    return next((line for line in (fence.line, bare) if len(line) <= limit // 4), None)
 
 
 def _closer(reopen: str) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
+from html import unescape
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -47,8 +50,17 @@ def test_markdown_pings_get_a_joiner_and_everything_else_stays() -> None:
 def test_markdown_becomes_mrkdwn_outside_code() -> None:
     md = "# Title\n**bold** and __also__ ~~gone~~ [docs](https://example.com/a?b=1&c=2)\n`**kept**`\n```\n**kept**\n```"
     out = to_mrkdwn(md)
-    assert out.startswith("*Title*\n*bold* and *also* ~gone~ <https://example.com/a?b=1&amp;c=2|docs>")
+    assert out.startswith(
+        "*Title*\n*bold* and *also* ~gone~ docs (<https://example.com/a?b=1&amp;c=2|example.com>)"
+    )
     assert "`**kept**`" in out and "```\n**kept**\n```" in out
+
+
+def test_restyling_cannot_join_a_word_to_a_broadcast() -> None:
+    """``@here__`` is no broadcast (no word boundary), but dropping ``__`` would make it one."""
+    out = to_mrkdwn("__hi @here__ and ~~@channel~~")
+    assert "@here" not in out and "@channel" not in out
+    assert out.replace(JOINER, "") == "*hi @here* and ~@channel~"
 
 
 def test_only_web_links_become_slack_links() -> None:
@@ -111,3 +123,143 @@ def test_a_finished_board_offers_play_again_and_shows_the_opponent_picture() -> 
     blocks = board(finished=True, image="F1")
     assert blocks[0] == {"type": "image", "slack_file": {"id": "F1"}, "alt_text": "Cat <!here>"}
     assert [b["action_id"] for b in blocks[-1]["elements"]] == [slack_render.AGAIN_ACTION]
+
+
+# A link never hides its target: each way Markdown (or Slack) writes a link, in both renderers.
+HIDDEN = "https://evil.example/x"
+LINK_FORMS = {
+    "inline": f"[Sign in to Slack]({HIDDEN})",
+    "title": f'[Sign in to Slack]({HIDDEN} "Slack")',
+    "image": "![Slack logo](https://evil.example/logo.png)",
+    "spaces inside": f"[Sign in to Slack]( {HIDDEN} )",
+    "angle destination": f"[Sign in to Slack](<{HIDDEN}>)",
+    "nested brackets": f"[Sign in [now]]({HIDDEN})",
+    "label on two lines": f"[Sign in\nto Slack]({HIDDEN})",
+    "uppercase scheme": "[Sign in to Slack](HTTPS://EVIL.EXAMPLE/x)",
+    "userinfo": "[Sign in to Slack](https://slack.com@evil.example/x)",
+    "reference": f"[Sign in to Slack][1] today.\n\n[1]: {HIDDEN}",
+    "collapsed reference": f"[Sign in][] today.\n\n  [Sign in]: {HIDDEN} 'Slack'",
+    "shortcut reference": f"[Sign in] today.\n\n[Sign in]: <{HIDDEN}>",
+    "autolink": f"<{HIDDEN}>",
+    "slack style": f"<{HIDDEN}|Sign in to Slack>",
+    "label is another url": f"[https://slack.com/signin]({HIDDEN})",
+}
+
+
+def mrkdwn_shown(out: str) -> str:
+    """What a reader sees of mrkdwn: each link's text, then the entities unescaped."""
+    out = re.sub(r"<([^<>|]*)\|([^<>]*)>", r"\2", out)
+    return unescape(re.sub(r"<([^<>|]*)>", r"\1", out))
+
+
+def markdown_shown(out: str) -> str:
+    """What a reader sees of Markdown: each inline link's text (a joiner after ``]`` breaks one)."""
+    return re.sub(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)", r"\1", out)
+
+
+def assert_no_hidden_mrkdwn_link(out: str) -> None:
+    for url, label in re.findall(r"<([^<>|]*)\|([^<>]*)>", out):
+        assert label == urlsplit(unescape(url)).hostname, (url, label)
+
+
+def assert_no_hidden_markdown_link(out: str) -> None:
+    for label, url in re.findall(r"\[([^\[\]]*)\]\(\s*<?([^()\s>]*)", out):
+        assert label == urlsplit(url).hostname, (label, url)
+    assert not re.search(r"^ {0,3}\[[^\[\]]*\]:", out, re.MULTILINE), "a reference definition survived"
+    assert not re.search(r"<(?:[a-z][a-z0-9+.-]*://|www\.|mailto:|javascript:)", out, re.IGNORECASE), (
+        "an angle link"
+    )
+
+
+@pytest.mark.parametrize("form", LINK_FORMS)
+def test_a_link_shows_its_host_in_mrkdwn(form: str) -> None:
+    out = to_mrkdwn(LINK_FORMS[form])
+    assert "evil.example" in mrkdwn_shown(out).lower()
+    assert_no_hidden_mrkdwn_link(out)
+
+
+@pytest.mark.parametrize("form", LINK_FORMS)
+def test_a_link_shows_its_host_in_markdown(form: str) -> None:
+    out = defuse_markdown(LINK_FORMS[form])
+    assert "evil.example" in markdown_shown(out).lower()
+    assert_no_hidden_markdown_link(out)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn", "native"),
+    [
+        (
+            f"[Sign in to Slack]({HIDDEN})",
+            f"Sign in to Slack (<{HIDDEN}|evil.example>)",
+            f"Sign in to Slack ([evil.example]({HIDDEN}))",
+        ),
+        (f'[Docs]({HIDDEN} "t")', f"Docs (<{HIDDEN}|evil.example>)", f"Docs ([evil.example]({HIDDEN}))"),
+        ("![Logo](https://evil.example/l.png)", "Logo (<https://evil.example/l.png|evil.example>)",
+         "Logo ([evil.example](https://evil.example/l.png))"),
+        (f"[{HIDDEN}]({HIDDEN})", f"<{HIDDEN}>", HIDDEN),
+        (f"[evil.example/x]({HIDDEN})", f"<{HIDDEN}>", HIDDEN),
+        (f"[evil.example]({HIDDEN})", f"<{HIDDEN}|evil.example>", f"[evil.example]({HIDDEN})"),
+        ("[Wiki](https://en.example/A_(b))", "Wiki (<https://en.example/A_(b)|en.example>)",
+         "Wiki ([en.example](https://en.example/A_(b)))"),
+        ("[x](https://a.example@evil.example/)", "x (<https://a.example@evil.example/>)",
+         "x (https://a.example@evil.example/)"),
+    ],
+)  # fmt: skip
+def test_a_labelled_link_becomes_its_label_and_its_host(markdown: str, mrkdwn: str, native: str) -> None:
+    """Label, then the host in parentheses; the bare URL when the label is the URL, or when the URL is
+    too unusual (user info, odd characters) for its host to be read the same way by everyone."""
+    assert to_mrkdwn(markdown) == mrkdwn
+    assert defuse_markdown(markdown) == native
+
+
+@pytest.mark.parametrize("target", ["javascript:alert(1)", "slack://open?team=T1", "mailto:a@evil.example"])
+def test_other_schemes_are_never_clickable_behind_a_label(target: str) -> None:
+    md = f"[Open]({target}) and [Go](<{target}>) and <{target}|Open> and <{target}>"
+    out = to_mrkdwn(md)
+    assert "<" not in out and target.replace("&", "&amp;") in out
+    native = defuse_markdown(md)
+    assert_no_hidden_markdown_link(native)
+    assert "](" not in native and native.count(target) == 4
+
+
+def test_links_inside_code_are_left_alone_in_mrkdwn() -> None:
+    md = f"`[a]({HIDDEN})`\n```\n[a]({HIDDEN})\n```"
+    assert to_mrkdwn(md) == md
+
+
+def stream(full: str, rng: random.Random) -> tuple[list[str], list[int]]:
+    """Defuse as the native stream does: deltas of 1-3 characters, each time up to ``stable_length``."""
+    sent, cut, stables, end = [], 0, [], 0
+    while end < len(full):
+        end = min(len(full), end + rng.randint(1, 3))
+        stable = stable_length(full[:end])
+        stables.append(stable)
+        if stable > cut:
+            sent.append(defuse_markdown(full[cut:stable]))
+            cut = stable
+    sent.append(defuse_markdown(full[cut:]))
+    return sent, stables
+
+
+def test_a_streamed_link_is_rewritten_or_broken_exactly_as_the_whole() -> None:
+    rng = random.Random(7)
+    pieces = ["[", "]", "(", ")", "!", "<", ":", " ", "\n", "a", "Sign in", "https://", "evil.example",
+              "/x", "www.", '"t"', "@", "here", "<@U1>", "[a](https://e.example/p)", "](", "javascript:"]  # fmt: skip
+    for _ in range(400):
+        full = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 40)))
+        sent, stables = stream(full, rng)
+        assert stables == sorted(stables), full  # a stream never takes back what it sent
+        joined = "".join(sent)
+        assert_no_hidden_markdown_link(joined)
+        assert "<!" not in joined and "<@" not in joined
+        # A piece that starts at "[x]:" in mid-line reads it as a definition: one more, invisible joiner.
+        assert joined.replace("]" + JOINER + ":", "]:") == defuse_markdown(full).replace(
+            "]" + JOINER + ":", "]:"
+        )
+
+
+def test_stable_length_looks_only_at_the_tail() -> None:
+    """A huge buffer with an open construct long ago: everything past what a link can span is sent."""
+    raw = "[" + "a" * 10_000 + " @her"
+    assert stable_length(raw) == len(raw) - len("@her")
+    assert stable_length("x" * 100_000 + "[a](https://e.example/") == 100_000

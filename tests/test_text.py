@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
@@ -75,16 +76,23 @@ def rebuilds(text: str, parts: list[str]) -> bool:
                 return False
             part = part[len(reopen) + 1 :]
         end = after_gap(pos, part)
-        if k == len(parts) - 1:
-            return end is not None and not text[end:].strip()
-        if end is not None and open_fence(text[:end]) is None and walk(k + 1, end, None):
+        if k == len(parts) - 1 and end is not None and not text[end:].strip():
+            return True
+        if (
+            k < len(parts) - 1
+            and end is not None
+            and open_fence(text[:end]) is None
+            and walk(k + 1, end, None)
+        ):
             return True
         body, _, closer = part.rpartition("\n")
         end = after_gap(pos, body)
         fence = open_fence(text[:end]) if end is not None and FENCE_LINE.fullmatch(closer) else None
-        if fence is None:
+        if end is None or fence is None:
             return False
         marker = FENCE_LINE.match(fence).group(1)  # type: ignore[union-attr]
+        if k == len(parts) - 1:  # cut in a fence with only whitespace after: nothing to reopen
+            return closer == marker and not text[end:].strip()
         bare = fence[: fence.index(marker) + len(marker)]
         return closer == marker and any(walk(k + 1, end, line) for line in {fence, bare})
 
@@ -136,7 +144,7 @@ def test_round_trip_check_catches_a_lost_or_extra_character() -> None:
 def test_parts_are_not_tiny() -> None:
     for seed, text, limit in cases():
         parts = split_message(text, limit)
-        for part, following in zip(parts, parts[1:]):
+        for part, following in itertools.pairwise(parts):
             fence_moved_whole = FENCE_LINE.match(following) is not None
             assert len(part) >= limit // 2 or fence_moved_whole, (seed, limit, part)
 
@@ -224,6 +232,31 @@ def test_fence_line_is_not_cut_at_its_spaces() -> None:
     assert parts[0] == "a" * 5
     assert parts[1].startswith("```python title=ex.py and more words\n")
     assert rebuilds(text, parts)
+
+
+def test_a_content_line_like_the_open_fence_does_not_stall_the_split() -> None:
+    """Inside a fence, a line that reads like its opening line is content: a cut through it moves on.
+    (It used to be taken for the opening line and moved whole to the next part, again and again.)"""
+    text = "```py\naaaaa\n```py" + " " * 100 + "x\n```"
+    parts = split_message(text, 40)
+    assert parts == ["```py\naaaaa\n```py\n```", "```py\nx\n```"]
+    assert rebuilds(text, parts)
+
+
+def test_whitespace_after_a_cut_fence_leaves_no_part_of_its_own() -> None:
+    """Only whitespace left after a cut inside a fence: the split ends there, every part closed."""
+    text = "```python\n" + "x" * 80 + "\n" + " " * 30
+    parts = split_message(text, 100)
+    assert parts == ["```python\n" + "x" * 80 + "\n```"]
+    assert rebuilds(text, parts)
+
+
+def test_a_hard_cut_in_whitespace_drops_the_whole_run() -> None:
+    """No break fits (ideographic spaces are not breaks), the limit falls in whitespace: the run is the
+    break, so the next part starts with text rather than what is left of the run."""
+    text = "a" * 50 + "\u3000" * 100 + "b"
+    assert split_message(text, 60) == ["a" * 50, "b"]
+    assert cut_point(text, 60) == 150
 
 
 def test_every_part_has_balanced_fences() -> None:
