@@ -4,7 +4,8 @@ Slack publishes its limits as "so many calls a minute" per method and workspace;
 a burst is fine as long as no window of that length holds more. A
 :class:`RateBudget` books each call a slot so that no window of ``window``
 seconds holds more than ``calls`` of them, per key, and a 429's ``Retry-After``
-holds every key back until it has passed.
+holds every key back until it has passed. A caller that stops waiting gives its
+slot back.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import collections
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
+
+
+SWEEP_KEYS = 1024
+"""With more keys than this, each booking first forgets the keys idle for a window."""
 
 
 class RateBudget:
@@ -36,38 +41,64 @@ class RateBudget:
         self._booked: dict[Hashable, collections.deque[float]] = {}
         self._held_until = -math.inf
 
-    def _next_slot(self, key: Hashable) -> float:
+    def _bookings(self, key: Hashable) -> collections.deque[float]:
+        """The slots booked for ``key`` that can still matter: none older than one window."""
         booked = self._booked.get(key)
+        if booked is None:
+            return collections.deque()
+        horizon = self._clock() - self.window
+        while booked and booked[0] <= horizon:
+            booked.popleft()
+        if not booked:
+            del self._booked[key]
+        return booked
+
+    def _next_slot(self, booked: collections.deque[float]) -> float:
         slot = max(self._clock(), self._held_until)
         if booked:
             slot = max(slot, booked[-1])  # never ahead of someone already waiting
-            if len(booked) == self.calls:
-                slot = max(slot, booked[0] + self.window)
+            if len(booked) >= self.calls:
+                slot = max(slot, booked[-self.calls] + self.window)
         return slot
 
     def free_now(self, key: Hashable) -> bool:
         """Whether a call for ``key`` could go at once."""
-        return self._next_slot(key) <= self._clock()
+        return self._next_slot(self._bookings(key)) <= self._clock()
 
     def reserve(self, key: Hashable) -> float:
         """Book the next slot for ``key`` and return how long to wait for it."""
-        slot = self._next_slot(key)
-        booked = self._booked.get(key)
-        if booked is None:
-            booked = self._booked[key] = collections.deque(maxlen=self.calls)
+        return max(0.0, self._book(key) - self._clock())
+
+    def _book(self, key: Hashable) -> float:
+        booked = self._bookings(key)
+        slot = self._next_slot(booked)
         booked.append(slot)
-        return max(0.0, slot - self._clock())
+        self._booked[key] = booked
+        if len(self._booked) > SWEEP_KEYS:
+            for idle in list(self._booked):
+                self._bookings(idle)
+        return slot
 
     def take_now(self, key: Hashable) -> bool:
         """Book a slot for ``key`` only if it is free at once."""
         return self.free_now(key) and self.reserve(key) == 0.0
 
     async def acquire(self, key: Hashable) -> None:
-        """Wait for this caller's turn to use ``key``."""
-        wait = self.reserve(key)
-        while wait > 0:
-            await self._sleep(wait)
-            wait = self._held_until - self._clock()  # a Retry-After that came while we waited
+        """Wait for this caller's turn to use ``key``; cancelled, it gives the turn back."""
+        slot = self._book(key)
+        wait = slot - self._clock()
+        try:
+            while wait > 0:
+                await self._sleep(wait)
+                wait = self._held_until - self._clock()  # a Retry-After that came while we waited
+        except asyncio.CancelledError:
+            self._release(key, slot)
+            raise
+
+    def _release(self, key: Hashable, slot: float) -> None:
+        booked = self._booked.get(key)
+        if booked is not None and slot > self._clock() and slot in booked:
+            booked.remove(slot)
 
     def pause(self, seconds: float) -> None:
         """Hold every key for ``seconds`` (the platform said Retry-After)."""

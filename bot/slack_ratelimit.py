@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,7 @@ UNLISTED = TIER_2
 MARGIN = 0.02
 """Each window is kept this much longer (at least 0.3 s), for calls that leave a little late."""
 GIVE_UP_AFTER = 240.0
-"""Seconds one call keeps waiting out 429s before the person who asked is told."""
+"""Seconds a call may wait, for its turn or through 429s, before the person who asked is told."""
 
 _prepaid: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_prepaid", default=None)
 
@@ -75,10 +76,17 @@ _prepaid: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_pre
 class SlackPacer:
     """The budgets of one workspace: one per method, keyed by channel where Slack counts per channel."""
 
-    def __init__(self, limits: Mapping[str, Limit] = SLACK_LIMITS, *, min_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        limits: Mapping[str, Limit] = SLACK_LIMITS,
+        *,
+        min_interval: float = 1.0,
+        give_up_after: float = GIVE_UP_AFTER,
+    ) -> None:
         self.limits = limits
         self.min_interval = min_interval
         """Seconds between two edits of one live message."""
+        self.give_up_after = give_up_after
         self._budgets: dict[str, RateBudget] = {}
 
     def budget(self, method: str) -> RateBudget:
@@ -92,8 +100,17 @@ class SlackPacer:
         return channel if self.limits.get(method, UNLISTED).per_channel else None
 
     async def turn(self, method: str, channel: str | None = None) -> None:
-        """Wait for a turn to call ``method`` (in ``channel``, where that counts)."""
-        await self.budget(method).acquire(self._key(method, channel))
+        """Wait for a turn to call ``method`` (in ``channel``, where that counts), or give up.
+
+        :raises RateLimited: no turn came within ``give_up_after``.
+        """
+        try:
+            await asyncio.wait_for(
+                self.budget(method).acquire(self._key(method, channel)), self.give_up_after
+            )
+        except TimeoutError as exc:
+            _log.error("no turn to call Slack's %s came within %.0f s; giving up", method, self.give_up_after)
+            raise RateLimited(text("slack_busy")) from exc
 
     def turn_now(self, method: str, channel: str | None = None) -> bool:
         """Take a turn to call ``method`` only if one is free at once."""
@@ -103,8 +120,8 @@ class SlackPacer:
         return self.budget(method).free_now(self._key(method, channel))
 
     def hold(self, method: str, seconds: float) -> None:
-        """Slack said Retry-After: nobody calls ``method`` until it has passed."""
-        self.budget(method).pause(seconds)
+        """Slack said Retry-After: nobody calls ``method`` until it has passed (or we would give up)."""
+        self.budget(method).pause(min(seconds, self.give_up_after))
 
     @staticmethod
     @contextlib.contextmanager
@@ -127,11 +144,10 @@ class SlackPacer:
 class PacedWebClient(AsyncWebClient):
     """slack_sdk's web client, with every call paced by :class:`SlackPacer` and 429s waited out."""
 
-    def __init__(self, *, pacer: SlackPacer, give_up_after: float = GIVE_UP_AFTER, **kwargs: Any) -> None:
+    def __init__(self, *, pacer: SlackPacer, **kwargs: Any) -> None:
         kwargs.setdefault("retry_handlers", [AsyncConnectionErrorRetryHandler()])
         super().__init__(**kwargs)
         self.pacer = pacer
-        self._give_up_after = give_up_after
 
     async def api_call(  # type: ignore[override]
         self, api_method: str, *, json: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
@@ -139,7 +155,7 @@ class PacedWebClient(AsyncWebClient):
     ) -> AsyncSlackResponse:  # fmt: skip
         channel = _channel_of(json, params)
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._give_up_after
+        give_up = loop.time() + self.pacer.give_up_after
         paid = self.pacer._spend_prepaid(api_method)
         while True:
             if not paid:
@@ -153,9 +169,7 @@ class PacedWebClient(AsyncWebClient):
                 wait = retry_after(exc.response.headers)
                 self.pacer.hold(api_method, wait)
                 if loop.time() + wait > give_up:
-                    _log.error(
-                        "Slack kept rate limiting %s for %.0f s; giving up", api_method, self._give_up_after
-                    )
+                    _log.error("Slack kept rate limiting %s; giving up", api_method)
                     raise RateLimited(text("slack_busy")) from exc
                 _log.warning("Slack rate limited %s; trying again in %ss", api_method, wait)
 
@@ -168,11 +182,12 @@ def _channel_of(*bodies: dict[str, Any] | None) -> str | None:
 
 
 def retry_after(headers: Mapping[str, Any]) -> float:
-    """Slack's ``Retry-After`` in seconds (1 when missing or unreadable)."""
+    """Slack's ``Retry-After`` in seconds (1 when missing, unreadable or not a finite number >= 0)."""
     for name, value in headers.items():
         if name.lower() == "retry-after" and value:
             try:
-                return float(value[0] if isinstance(value, list) else value)
+                seconds = float(value[0] if isinstance(value, list) else value)
             except ValueError:
                 break
+            return seconds if math.isfinite(seconds) and seconds >= 0 else 1.0
     return 1.0

@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_ratelimit import SlackPacer
 from bot.slack_render import defuse_markdown, stable_length, to_mrkdwn
-from core.errors import BotError
+from core.errors import BotError, RateLimited
 from core.messages import text
 from core.text import MIN_LIMIT, split_head
 
@@ -41,8 +41,8 @@ SENT_MAX = {True: 11_800, False: 3_900}
 
 
 REFUSALS = frozenset(
-    {"ratelimited", "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
-     "token_revoked", "account_inactive"}
+    {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "token_revoked",
+     "account_inactive"}
 )  # fmt: skip
 """Errors a post-and-edit message would meet too: no point falling back."""
 STREAMING_UNAVAILABLE = frozenset(
@@ -95,11 +95,14 @@ class _NativeMessage:
         self.sent = upto
 
     async def _stop(self, ts: str, piece: str | None) -> None:
-        """End the stream with its last piece; if Slack will not, post that piece as a message of its own."""
+        """End the stream with its last piece; if Slack will not, post that piece as a message of its own.
+
+        A stream left unstopped still shows all its text, and Slack ends it by itself later.
+        """
         try:
             await self._client.chat_stopStream(channel=self._target.channel, ts=ts, markdown_text=piece)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error"))
+        except (SlackApiError, RateLimited) as exc:
+            error = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else "ratelimited"
             if error in REFUSALS:
                 raise
             _log.warning("chat.stopStream failed (%s); posting the rest of the answer instead", error)

@@ -57,14 +57,8 @@ async def start_bot(
 ) -> AsyncIterator[SlackBot]:
     """Yield a running bot against a fake Slack that enforces Slack's limits; short edit spacing."""
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
-        pacer = SlackPacer(rate_limits, min_interval=min_interval)
-        client = PacedWebClient(
-            pacer=pacer,
-            give_up_after=give_up_after,
-            token="xoxb-test",
-            base_url=slack.api_url,
-            session=session,
-        )
+        pacer = SlackPacer(rate_limits, min_interval=min_interval, give_up_after=give_up_after)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
         streamer = SlackStreamer(client, pacer, native=native, **limits)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
             store = MemoryStore()

@@ -106,3 +106,24 @@ async def test_a_pause_during_a_wait_holds_that_waiter_too() -> None:
 def test_nonsense_budgets_are_refused(calls: int, window: float) -> None:
     with pytest.raises(ValueError):
         RateBudget(calls, window)
+
+
+async def test_a_caller_that_stops_waiting_gives_its_turn_back() -> None:
+    clock = FakeClock()
+    calls = RateBudget(1, 10, clock=clock, sleep=lambda _: asyncio.Event().wait())  # waits until cancelled
+    calls.reserve("k")  # the window's one call
+    waiting = asyncio.ensure_future(calls.acquire("k"))  # booked for t+10
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert calls.reserve("k") == 10  # its slot is free again: not pushed back to t+20
+
+
+def test_old_bookings_and_idle_keys_are_forgotten() -> None:
+    calls, clock = budget(calls=2, window=10)
+    for channel in range(3000):
+        calls.reserve(f"C{channel}")
+    clock.now += 11
+    calls.reserve("new")
+    assert len(calls._booked) == 1

@@ -103,7 +103,7 @@ async def test_a_429_past_the_deadline_becomes_our_rate_limited_error() -> None:
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
         slack.fail("chat.update", retry_after=30, times=None)
         client = PacedWebClient(
-            pacer=SlackPacer(), give_up_after=5, token="xoxb-test", base_url=slack.api_url, session=session
+            pacer=SlackPacer(give_up_after=5), token="xoxb-test", base_url=slack.api_url, session=session
         )
         with pytest.raises(RateLimited, match="too busy"):
             await asyncio.wait_for(client.chat_update(channel="C1", ts="1.1", text="x"), 2)
@@ -132,3 +132,30 @@ async def test_text_that_grows_when_escaped_is_cut_into_messages_slack_accepts(
     assert len(thread(slack)) >= 2
     shown = "".join(thread(slack)).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
     assert "".join(shown.replace("\u2060", "").split()) == "".join((answer + "the end").split())
+
+
+async def test_a_turn_that_does_not_come_in_time_gives_up_and_frees_its_slot() -> None:
+    pacer = SlackPacer({"chat.update": Limit(1, 60)}, give_up_after=0.2)
+    await pacer.turn("chat.update")
+    with pytest.raises(RateLimited, match="too busy"):
+        await pacer.turn("chat.update")  # the next turn is a minute away
+    assert pacer.budget("chat.update").reserve(None) == pytest.approx(60.6, abs=1)  # not two minutes
+
+
+async def test_an_absurd_retry_after_holds_a_method_no_longer_than_the_deadline() -> None:
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        slack.fail("chat.update", retry_after=10**9, times=None)
+        pacer = SlackPacer(give_up_after=3)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
+        with pytest.raises(RateLimited):
+            await asyncio.wait_for(client.chat_update(channel="C1", ts="1.1", text="x"), 2)
+        assert pacer.budget("chat.update").reserve(None) <= 3  # held for the deadline, not 31 years
+
+
+async def test_a_stream_slack_keeps_rate_limiting_at_its_stop_still_shows_the_whole_answer() -> None:
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        slack.fail("chat.stopStream", retry_after=30, times=None)
+        pacer = SlackPacer(min_interval=0, give_up_after=1)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
+        await asyncio.wait_for(SlackStreamer(client, pacer).stream(TARGET, deltas(0.05)), 10)
+    assert "".join(thread(slack)) == WHOLE and len(thread(slack)) == 2
