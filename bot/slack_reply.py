@@ -13,7 +13,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render
-from bot.slack_stream import SlackStreamer, StreamTarget
+from bot.slack_live_message import StreamTarget
+from bot.slack_stream import SlackStreamer
 from core.ai import GeneratedImage
 from core.errors import Unavailable, UpstreamError
 from core.messages import text

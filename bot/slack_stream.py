@@ -18,14 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack_live_message import (
+    REFUSALS,
+    STOP,
+    STREAMING_UNAVAILABLE,
+    EditedMessage,
+    LiveMessage,
+    NativeMessage,
+    StreamTarget,
+)
 from bot.slack_ratelimit import SlackPacer
-from bot.slack_render import defuse_markdown, stable_length, to_mrkdwn
-from core.errors import BotError, RateLimited
+from bot.slack_render import defuse_markdown, to_mrkdwn
+from core.errors import BotError
 from core.messages import text
 from core.text import MIN_LIMIT, split_head
 
@@ -40,103 +48,7 @@ SENT_MAX = {True: 11_800, False: 3_900}
 ``chat.update`` text (``msg_too_long`` past it), less room for a closing fence and a note."""
 
 
-REFUSALS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "token_revoked",
-     "account_inactive"}
-)  # fmt: skip
-"""Errors a post-and-edit message would meet too: no point falling back."""
-STREAMING_UNAVAILABLE = frozenset(
-    {"not_allowed_token_type", "unknown_method", "method_not_supported", "feature_not_enabled",
-     "missing_scope", "not_allowed", "access_denied"}
-)  # fmt: skip
-"""Errors that mean the workspace has no native streaming for this app: remember them."""
-
-
-@dataclass(frozen=True)
-class StreamTarget:
-    team: str
-    channel: str
-    thread_ts: str
-    user: str
-
-
-START, STOP, POST = "chat.startStream", "chat.stopStream", "chat.postMessage"
-
-
-class _NativeMessage:
-    """One message shown through Slack's streaming methods; text only ever grows."""
-
-    edit_method, finish_method = "chat.appendStream", STOP
-
-    def __init__(self, client: AsyncWebClient, target: StreamTarget) -> None:
-        self._client = client
-        self._target = target
-        self.ts: str | None = None
-        self.sent = 0
-
-    async def show(self, raw: str, *, final: bool) -> None:
-        upto = len(raw) if final else stable_length(raw)
-        piece = defuse_markdown(raw[self.sent : upto]) or None
-        channel, ts = self._target.channel, self.ts
-        if ts is None:
-            started = await self._client.chat_startStream(
-                channel=channel,
-                thread_ts=self._target.thread_ts,
-                recipient_team_id=self._target.team,
-                recipient_user_id=self._target.user,
-                markdown_text=piece,
-            )
-            ts = self.ts = str(started["ts"])
-            self.sent, piece = upto, None
-        if final:
-            await self._stop(ts, piece)
-        elif piece:
-            await self._client.chat_appendStream(channel=channel, ts=ts, markdown_text=piece)
-        self.sent = upto
-
-    async def _stop(self, ts: str, piece: str | None) -> None:
-        """End the stream with its last piece; if Slack will not, post that piece as a message of its own.
-
-        A stream left unstopped still shows all its text, and Slack ends it by itself later.
-        """
-        try:
-            await self._client.chat_stopStream(channel=self._target.channel, ts=ts, markdown_text=piece)
-        except (SlackApiError, RateLimited) as exc:
-            error = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else "ratelimited"
-            if error in REFUSALS:
-                raise
-            _log.warning("chat.stopStream failed (%s); posting the rest of the answer instead", error)
-            if piece:
-                await self._client.chat_postMessage(
-                    channel=self._target.channel, thread_ts=self._target.thread_ts, markdown_text=piece
-                )
-
-
-class _EditedMessage:
-    """One message posted with ``chat.postMessage`` and rewritten with ``chat.update``."""
-
-    edit_method = finish_method = "chat.update"
-
-    def __init__(self, client: AsyncWebClient, target: StreamTarget) -> None:
-        self._client = client
-        self._target = target
-        self.ts: str | None = None
-        self.sent = 0
-        self._shown = ""
-
-    async def show(self, raw: str, *, final: bool) -> None:
-        body = to_mrkdwn(raw)
-        if self.ts is None:
-            posted = await self._client.chat_postMessage(
-                channel=self._target.channel, thread_ts=self._target.thread_ts, text=body
-            )
-            self.ts = str(posted["ts"])
-        elif body != self._shown:
-            await self._client.chat_update(channel=self._target.channel, ts=self.ts, text=body)
-        self._shown = body
-
-
-LiveMessage = _NativeMessage | _EditedMessage
+START, POST = "chat.startStream", "chat.postMessage"
 
 
 class SlackStreamer:
@@ -184,9 +96,9 @@ class SlackStreamer:
     async def open(self, target: StreamTarget, raw: str, *, final: bool, native: bool) -> LiveMessage:
         """Start a message, falling back to post-and-edit if the workspace refuses to stream."""
         if not native:
-            return await _shown(_EditedMessage(self._client, target), raw, final)
+            return await _shown(EditedMessage(self._client, target), raw, final)
         try:
-            return await _shown(_NativeMessage(self._client, target), raw, final)
+            return await _shown(NativeMessage(self._client, target), raw, final)
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in REFUSALS:
@@ -194,10 +106,10 @@ class SlackStreamer:
             if error in STREAMING_UNAVAILABLE:
                 self._no_native.add(target.team)
             _log.warning("chat.startStream failed (%s); using chat.postMessage + chat.update", error)
-            return await _shown(_EditedMessage(self._client, target), raw, final)
+            return await _shown(EditedMessage(self._client, target), raw, final)
 
 
-async def _shown(message: _NativeMessage | _EditedMessage, raw: str, final: bool) -> LiveMessage:
+async def _shown(message: NativeMessage | EditedMessage, raw: str, final: bool) -> LiveMessage:
     await message.show(raw, final=final)
     return message
 
@@ -249,7 +161,7 @@ class _Stream:
                 edit.cancel()
             if edit.done() and not edit.cancelled():
                 return message.edit_method
-        if isinstance(message, _NativeMessage):
+        if isinstance(message, NativeMessage):
             await self._streamer.pacer.turn(message.finish_method)
         else:
             await self._spaced_turn(message.finish_method)
@@ -283,7 +195,7 @@ class _Stream:
             await self._show(self._raw, final=final, paid=paid)
 
     def _limit(self, paid: str) -> int:
-        native = isinstance(self._message, _NativeMessage) if self._message else paid == START
+        native = isinstance(self._message, NativeMessage) if self._message else paid == START
         return _fitted(self._raw, self._streamer.limit_for(native), native)
 
     async def _show(self, raw: str, *, final: bool, paid: str) -> None:
