@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Unavailable
+from core.errors import BotError, Unavailable
 from core.messages import text
 from core.store.base import Store
 from core.store.memory import MemoryStore
@@ -34,7 +34,7 @@ async def open_store(url: str) -> Store:
     """
     try:
         return await _open(url)
-    except Exception as exc:  # noqa: BLE001 - converted below, with the secrets masked
+    except (BotError, OSError, ValueError) as exc:  # the backends convert their drivers' errors
         reason = scrubbed(_described(exc.__cause__ or exc), url)
     raise Unavailable(text("store_unavailable")) from OpenFailure(reason)
 
