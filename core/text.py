@@ -25,14 +25,14 @@ and split_message walks the text once instead of re-slicing what is left for eve
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
-from typing import NamedTuple
+from bisect import bisect_right
+
+from core.fences import FENCE_START, Fences, OpenFence, fence_state, open_fence
+
+__all__ = ["MIN_LIMIT", "cut_point", "open_fence", "split_head", "split_message"]
 
 MIN_LIMIT = 21
 
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_FENCE_AT = re.compile(r" {0,3}(?:```|~~~)")
-_FENCE_LINE = re.compile(r"^ {0,3}(?:```|~~~)", re.MULTILINE)
 # Break kinds in order of preference; "brk" is the whitespace dropped at the cut.
 _BREAKS = (
     re.compile(r"(?<![ \t])(?P<brk>[ \t]*\r?\n(?:[ \t]*\r?\n)+)"),
@@ -46,14 +46,6 @@ _LONE_CR = re.compile(r"\r(?!\n)")
 _SPACE_RUN = re.compile(r"\s*")
 _BLANKS = re.compile(r"[ \t]*")
 _LOOKAHEAD = 8  # past the whitespace at the limit: the break's end and a fence line's first 6 characters
-
-
-class _Open(NamedTuple):
-    """An open fenced block: its opening line (trailing whitespace removed), marker and where it starts."""
-
-    line: str
-    marker: str
-    start: int
 
 
 def split_message(text: str, limit: int) -> list[str]:
@@ -94,9 +86,9 @@ def split_head(text: str, limit: int, floor: int = 0) -> tuple[str, str]:
     if len(text) > limit:
         cut, fence = _Part(_window("", text, 0, limit), limit).cut()
     else:
-        cut, fence = len(text), _fence_state(text)
+        cut, fence = len(text), fence_state(text)
     if floor > cut:
-        cut, fence = floor, _fence_state(text[:floor])
+        cut, fence = floor, fence_state(text[:floor])
     head, tail = text[:cut], text[cut:]
     reopen = _reopen_line(fence, limit)
     body = head.rstrip()
@@ -117,14 +109,10 @@ def cut_point(text: str, limit: int) -> int:
     return _Part(_window("", text, 0, limit), limit).cut()[0]
 
 
-def open_fence(text: str) -> str | None:
-    """The opening line of the fenced block ``text`` ends inside, so a continuation can reopen it.
-
-    Follows CommonMark: up to 3 spaces of indent, ``` or ~~~ (3 or more), and a closing fence of the
-    same character at least as long with nothing after it. Trailing whitespace is not returned.
-    """
-    state = _fence_state(text)
-    return state.line if state else None
+def _run_end(run: re.Pattern[str], text: str, pos: int, endpos: int | None = None) -> int:
+    """Where the run of ``run`` (a pattern that always matches, maybe empty) starting at ``pos`` ends."""
+    match = run.match(text, pos) if endpos is None else run.match(text, pos, endpos)
+    return match.end() if match else pos
 
 
 def _check(limit: int) -> None:
@@ -134,67 +122,8 @@ def _check(limit: int) -> None:
 
 def _window(prefix: str, text: str, pos: int, limit: int) -> str:
     """All of ``prefix + text[pos:]`` that its first part can reach (the caller knows it is overlong)."""
-    run_end = _SPACE_RUN.match(text, pos + limit - len(prefix)).end()
+    run_end = _run_end(_SPACE_RUN, text, pos + limit - len(prefix))
     return prefix + text[pos : run_end + _LOOKAHEAD]
-
-
-def _fence_state(text: str) -> _Open | None:
-    state = None
-    for match in _FENCE_LINE.finditer(text):
-        start = match.start()
-        end = text.find("\n", start)
-        state = _after_line(state, text[start : end if end >= 0 else len(text)], start)
-    return state
-
-
-def _after_line(state: _Open | None, line: str, start: int) -> _Open | None:
-    """The fence state once ``line`` (starting at ``start``) has been read."""
-    match = _FENCE.fullmatch(line.rstrip())
-    if match is None:
-        return state
-    marker, info = match.groups()
-    if state is None:
-        return None if marker[0] == "`" and "`" in info else _Open(line.rstrip(), marker, start)
-    if marker[0] == state.marker[0] and len(marker) >= len(state.marker) and not info.strip():
-        return None
-    return state
-
-
-class _Fences:
-    """The fence state anywhere in a text, from one pass over its fence lines."""
-
-    def __init__(self, text: str, reach: int) -> None:
-        """Reads the fence lines that start before ``reach``: in a part's window, what lies past the limit
-        is the whitespace run at the limit, which holds no fence line."""
-        self._text = text
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self._before: list[_Open | None] = []
-        self._after: list[_Open | None] = []
-        state = None
-        for match in _FENCE_LINE.finditer(text, 0, reach):
-            start = match.start()
-            end = text.find("\n", start)
-            end = len(text) if end < 0 else end
-            self.starts.append(start)
-            self.ends.append(end)
-            self._before.append(state)
-            state = _after_line(state, text[start:end], start)
-            self._after.append(state)
-
-    def state(self, pos: int) -> _Open | None:
-        """``open_fence``'s state for ``text[:pos]``."""
-        i = bisect_left(self.starts, pos) - 1
-        if i < 0:
-            return None
-        if pos > self.ends[i]:
-            return self._after[i]
-        return _after_line(self._before[i], self._text[self.starts[i] : pos], self.starts[i])
-
-    def on_fence_line(self, pos: int) -> bool:
-        """Whether ``pos`` lies on a line that starts like a fence (past its first character)."""
-        i = bisect_left(self.starts, pos) - 1
-        return i >= 0 and pos <= self.ends[i]
 
 
 class _Part:
@@ -203,14 +132,14 @@ class _Part:
     def __init__(self, text: str, limit: int) -> None:
         self.text = text
         self.limit = limit
-        self.fences = _Fences(text, limit + _LOOKAHEAD)
-        seen = _SPACE_RUN.match(text, limit).end() + 1  # enough to see every break starting by the limit
+        self.fences = Fences(text, limit + _LOOKAHEAD)
+        seen = _run_end(_SPACE_RUN, text, limit) + 1  # enough to see every break starting by the limit
         # Inside a run of whitespace only a break at its start can be kept (any later one follows
         # whitespace), so patterns scan up to the run and match once at its start.
         run = len(text[:limit].rstrip()) if seen > limit + 1 else seen
         self.kinds = [self._candidates(kind, pattern, run, seen) for kind, pattern in enumerate(_BREAKS)]
 
-    def cut(self) -> tuple[int, _Open | None]:
+    def cut(self) -> tuple[int, OpenFence | None]:
         """How much the part consumes, and the fence it ends inside."""
         budget = self.limit
         while True:
@@ -232,7 +161,7 @@ class _Part:
         bound = min(run + 1, seen) if kind == _SENTENCE else run
         spans = [match.span("brk") for match in pattern.finditer(text, 0, bound)]
         if spans and spans[-1][1] > run:  # a sentence end whose spaces go on into the run
-            spans[-1] = (spans[-1][0], _BLANKS.match(text, spans[-1][0], seen).end())
+            spans[-1] = (spans[-1][0], _run_end(_BLANKS, text, spans[-1][0], seen))
         if run < seen and kind != _SENTENCE:
             spans.append(self._break_at_run(kind, pattern, run, seen))
         for end, cut in spans:
@@ -270,7 +199,7 @@ class _Part:
             return line_start, len(text[:line_start].rstrip())
         body = len(text[:budget].rstrip())
         if budget < len(text) and text[budget].isspace():
-            return _SPACE_RUN.match(text, budget).end(), body
+            return _run_end(_SPACE_RUN, text, budget), body
         return budget, body
 
     def _keeps_fences_tidy(self, kind: int, end: int, cut: int) -> bool:
@@ -278,7 +207,7 @@ class _Part:
         on_fence_line = self.fences.on_fence_line(end)
         if kind >= _FIRST_MIDLINE_KIND:
             return not on_fence_line
-        if on_fence_line or _FENCE_AT.match(self.text, cut):
+        if on_fence_line or FENCE_START.match(self.text, cut):
             return self.fences.state(end) is None
         return True
 
@@ -288,13 +217,13 @@ def _paragraph_break(text: str, start: int, endpos: int) -> tuple[int, int] | No
     (several times faster on a long run of blank lines): the break ends at the last newline before the
     first character no break can hold (not a space, tab or newline, or a lone ``\\r``), and needs two
     newlines."""
-    run_end = _BREAK_CHARS.match(text, start, endpos).end()
+    run_end = _run_end(_BREAK_CHARS, text, start, endpos)
     lone_cr = _LONE_CR.search(text, start, run_end)
     last = text.rfind("\n", start, lone_cr.start() if lone_cr else run_end)
     return (start, last + 1) if last > text.find("\n", start, endpos) else None
 
 
-def _reopen_line(fence: _Open | None, limit: int) -> str | None:
+def _reopen_line(fence: OpenFence | None, limit: int) -> str | None:
     """The line to reopen ``fence`` with; None when there is none or it is unrepeatable."""
     if fence is None:
         return None
