@@ -479,3 +479,13 @@ async def test_redelivered_events_are_answered_once(bot: SlackBot) -> None:
     await until(lambda: len(bot.answers()) == 2)
     await until(lambda: _settled(bot))
     assert len(bot.openai.calls("chat")) == 2
+
+
+async def test_a_link_in_a_question_or_an_answer_shows_its_host(bot: SlackBot) -> None:
+    bot.openai.chunks = ["See [the docs](https://evil.example/login) ", "for more."]
+    bot.openai.chunk_delay = 0.05
+    await bot.send.slash("/ask", "is [Sign in to Slack](https://evil.example/x) real?")
+    [answer] = await until(bot.answers)
+    [question] = [m for m in bot.slack.messages.values() if m.ts == answer.thread_ts]
+    assert "Sign in to Slack (<https://evil.example/x|evil.example>)" in question.text  # mrkdwn
+    assert "the docs ([evil.example](https://evil.example/login))" in answer.text  # a native stream's Markdown
