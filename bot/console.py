@@ -105,7 +105,7 @@ async def run(
                 await handler(command, reply, services)
         except BotError as exc:
             await reply.send_private(exc.user_message)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any bug: logged, and the user gets a short line, not a traceback
             _log.exception("command %r failed", name)
             await reply.send_private(text("internal_error"))
 

@@ -16,7 +16,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
 
-
 SWEEP_KEYS = 1024
 """With more keys than this, each booking first forgets the keys idle for a window."""
 

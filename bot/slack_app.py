@@ -129,10 +129,10 @@ class SlackListeners:
                 if turn is not None:
                     await turn.wait()
                 await work()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure goes to the one error handler
                 try:
                     await self.error(exc, body, respond)
-                except Exception:
+                except Exception:  # noqa: BLE001 - nothing is left to tell the user with: log it
                     _log.exception("the error handler failed")
 
         task = asyncio.create_task(run())
@@ -318,7 +318,7 @@ async def _dismiss(respond: Respond) -> None:
     """Remove the private "Thinking…" note once the answer (or its error) is on its way."""
     try:
         await respond(delete_original=True)
-    except Exception:  # the note is cosmetic; its removal must not hide the real outcome
+    except Exception:  # noqa: BLE001 - the note is cosmetic; its removal must not hide the real outcome
         _log.warning("could not remove the thinking note", exc_info=True)
 
 

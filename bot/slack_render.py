@@ -183,6 +183,7 @@ def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str
     blocks.append(
         {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(describe(view, locale))}}
     )
+    state: dict[str, Any]
     if view.finished:
         state = {"u": owner, "o": opponent.name, "i": opponent.image_ref}
         buttons = [_button(text("play_again", locale), AGAIN_ACTION, state, style="primary")]

@@ -160,9 +160,10 @@ async def send_ephemeral(
         except UNREACHABLE as exc:
             _log.warning("response_url failed (%r); posting the message ephemerally", exc)
         else:
-            if getattr(answer, "status_code", 200) == 200:
+            status = getattr(answer, "status_code", 200)
+            if status == 200:
                 return
-            _log.warning("response_url refused a message (%s); posting it ephemerally", answer.status_code)
+            _log.warning("response_url refused a message (%s); posting it ephemerally", status)
     with slack_errors():
         await client.chat_postEphemeral(
             channel=place.channel, user=place.user, text=safe, thread_ts=place.thread_ts

@@ -215,7 +215,7 @@ class _Stream:
         reason = text("bot_stopping") if isinstance(exc, asyncio.CancelledError) else text("slack_cut")
         try:
             await asyncio.wait_for(self._message.show(self._raw + _note(reason), final=True), timeout=5)
-        except Exception:
+        except Exception:  # noqa: BLE001 - best effort; the stream's own failure is re-raised by the caller
             _log.warning("could not close a stream cut short", exc_info=True)
 
 

@@ -13,12 +13,17 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import httpx2
 import openai
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionUserMessageParam,
+)
 
 from core.conversation import Turn
 from core.errors import BotError, ContentBlocked, NotConfigured, RateLimited, Unavailable, UpstreamError
@@ -64,10 +69,10 @@ class AIService:
     def check(self) -> None:
         """Raise :class:`NotConfigured` if this service cannot work (this one always can)."""
 
-    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncIterator[str]:
+    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]:
         """Yield the answer to ``question`` as text deltas, in order, given the earlier turns."""
-        messages = [{"role": "system", "content": self._system_prompt}]
-        messages += [{"role": turn.role, "content": turn.content} for turn in history]
+        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": self._system_prompt}]
+        messages += [_message(turn) for turn in history]
         messages.append({"role": "user", "content": question})
         with _converted_errors():
             async with self._client.chat.completions.with_streaming_response.create(
@@ -98,7 +103,7 @@ class DisabledAI:
     def check(self) -> None:
         raise NotConfigured(text("no_openai_key"))
 
-    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncIterator[str]:
+    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]:
         raise NotConfigured(text("no_openai_key"))
         yield ""  # pragma: no cover - makes this an async generator like the real one
 
@@ -173,3 +178,9 @@ def _sniff_mime(data: bytes, output_format: str | None) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return "image/png"
+
+
+def _message(turn: Turn) -> ChatCompletionMessageParam:
+    if turn.role == "assistant":
+        return ChatCompletionAssistantMessageParam(role="assistant", content=turn.content)
+    return ChatCompletionUserMessageParam(role="user", content=turn.content)
