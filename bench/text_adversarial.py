@@ -17,7 +17,7 @@ Operations
 How
     Each (shape, size, operation) runs in a forked child, best of up to 5 runs, so a hang costs
     at most ``--timeout`` seconds and shows as ``>N``. ``--from DIR`` times the ``core/text.py``
-    and ``bot/slack_render.py`` found under DIR instead (a copy of older code, to compare).
+    and ``bot/render.py`` found under DIR instead (a copy of older code, to compare).
 
 Run it by hand (it is a report, not a test)::
 
@@ -107,14 +107,14 @@ SHAPES: dict[str, Callable[[int], str]] = {
 def load(root: Path | None) -> tuple[ModuleType, ModuleType]:
     """The text module and the Slack renderer: the repository's, or the copies under ``root``."""
     if root is None:
-        from bot import slack_render
+        from bot.slack_app import render
         from core import text
 
-        return text, slack_render
+        return text, render
     modules = []
     for name, rel in (
         ("bench_text_under_test", "core/text.py"),
-        ("bench_render_under_test", "bot/slack_render.py"),
+        ("bench_render_under_test", "bot/render.py"),
     ):
         spec = importlib.util.spec_from_file_location(name, root / rel)
         assert spec and spec.loader, rel
@@ -188,9 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[50_000, 200_000], metavar=("SMALL", "LARGE"))
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per measurement")
-    parser.add_argument(
-        "--from", dest="root", type=Path, help="time core/text.py and bot/slack_render.py here"
-    )
+    parser.add_argument("--from", dest="root", type=Path, help="time core/text.py and bot/render.py here")
     parser.add_argument("--shape", nargs="*", choices=sorted(SHAPES), help="only these shapes")
     args = parser.parse_args()
     small, large = args.sizes

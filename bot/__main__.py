@@ -17,12 +17,9 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import openai
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import console, slack_app, slack_server
+from bot import console
 from bot.config import ConfigError, Settings, configure_logging, redacted, require
-from bot.slack_ratelimit import PacedWebClient, SlackPacer
-from bot.slack_stream import SlackStreamer
 from core.ai import AIService, DisabledAI
 from core.errors import BotError
 from core.store import open_store
@@ -132,28 +129,29 @@ def check_slack(settings: Settings, *, http: bool) -> None:
 async def run_slack(
     settings: Settings, services: Services, session: aiohttp.ClientSession, *, http: bool, port: int | None
 ) -> None:
-    """Build the Slack app on one shared web client and serve it until cancelled."""
-    pacer = SlackPacer()
-    client = PacedWebClient(
-        pacer=pacer, token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session
-    )
-    request_client = AsyncWebClient(  # Bolt's: a copy per request, with the checked token
-        base_url=settings.slack_api_url, session=session, retry_handlers=client.retry_handlers
-    )
-    streamer = SlackStreamer(client, pacer, native=settings.slack_streaming == "native")
-    app, listeners = await slack_app.build_app(
-        client, request_client, settings.slack_signing_secret or "", services, streamer
+    """Build the Slack app on one shared web client and serve it until cancelled.
+
+    Slack's libraries are imported here, so the console starts without them.
+    """
+    from bot import slack_app
+    from bot.slack_app import server
+
+    secret = settings.slack_signing_secret or ""
+    built = await slack_app.build(
+        services,
+        session,
+        token=settings.slack_bot_token or "",
+        signing_secret=secret,
+        api_url=settings.slack_api_url,
+        native=settings.slack_streaming == "native",
     )
     _settle_heap()
+    drain = built.listeners.drain
     if http:
-        await slack_server.serve_http(
-            app,
-            port or settings.port or DEFAULT_PORT,
-            drain=listeners.drain,
-            signing_secret=settings.slack_signing_secret or "",
-        )
+        port = port or settings.port or DEFAULT_PORT
+        await server.serve_http(built.app, port, drain=drain, signing_secret=secret)
     else:
-        await slack_server.serve_socket_mode(app, settings.slack_app_token or "", drain=listeners.drain)
+        await server.serve_socket_mode(built.app, settings.slack_app_token or "", drain=drain)
 
 
 def _settle_heap() -> None:

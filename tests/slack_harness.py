@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import aiohttp
 import openai
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import http_guard, slack_app, slack_server
-from bot.slack_ratelimit import GIVE_UP_AFTER, SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
-from bot.slack_stream import SlackStreamer
+from bot import http_guard, slack_app
+from bot.slack_app import server
+from bot.slack_app.limits import GIVE_UP_AFTER, SLACK_LIMITS, Limit, SlackPacer
+from bot.slack_app.stream import SlackStreamer
 from core.ai import AIService
 from core.store.memory import MemoryStore
 from handlers.port import Services
@@ -58,26 +58,31 @@ async def start_bot(
     """Yield a running bot against a fake Slack that enforces Slack's limits; short edit spacing."""
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
         pacer = SlackPacer(rate_limits, min_interval=min_interval, give_up_after=give_up_after)
-        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
-        streamer = SlackStreamer(client, pacer, native=native, **limits)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
             store = MemoryStore()
             services = Services(
                 ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
             )
-            request_client = AsyncWebClient(
-                base_url=slack.api_url, session=session, retry_handlers=client.retry_handlers
+            built = await slack_app.build(
+                services,
+                session,
+                token="xoxb-test",
+                signing_secret=SIGNING_SECRET,
+                api_url=slack.api_url,
+                native=native,
+                pacer=pacer,
+                **limits,
             )
-            app, _ = await slack_app.build_app(client, request_client, SIGNING_SECRET, services, streamer)
-            limits = http_guard.DEFAULT_LIMITS
+            app = built.app
+            guard = http_guard.DEFAULT_LIMITS
             runner = await http_guard.start_runner(
-                slack_server.web_app(app, signing_secret=SIGNING_SECRET, limits=limits), limits
+                server.web_app(app, signing_secret=SIGNING_SECRET, limits=guard), guard
             )
-            listener = await http_guard.listen(runner, "127.0.0.1", 0, limits)
+            listener = await http_guard.listen(runner, "127.0.0.1", 0, guard)
             base = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
             sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
             try:
-                yield SlackBot(slack, fake_ai, sender, streamer, store, base, app)
+                yield SlackBot(slack, fake_ai, sender, built.streamer, store, base, app)
             finally:
                 listener.close()
                 await runner.cleanup()

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.slack_render import JOINER, defuse_markdown, escape_mrkdwn, stable_length, to_mrkdwn
+from bot.slack_app.render import JOINER, defuse_markdown, escape_mrkdwn, stable_length, to_mrkdwn
 from core.text import cut_point, open_fence, split_head, split_message
 
 SIZE = 200_000

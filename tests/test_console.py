@@ -222,3 +222,21 @@ async def test_terminal_control_sequences_in_a_streamed_answer_are_stripped(
     assert not CONTROLS.search(out), repr(out)
     assert "Clear screen, title, link, red, bell, clipboard, done.\tok" in out
     assert "evil.example" not in out and "pwned" not in out
+
+
+async def test_the_console_starts_without_importing_any_chat_platform(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from bot.__main__ import main\n"
+        "code = main(['console'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('slack_sdk', 'slack_bolt', 'discord')))\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STORE_URL": "memory://"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, cwd=tmp_path, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(b"/janken rock\n"), 60)
+    assert proc.returncode == 0, err
+    assert out.decode().strip().splitlines()[-1] == "[]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.slack_ack import AckFirst
+from bot.slack_app.ack import AckFirst
 
 
 async def test_work_waits_for_its_own_ack() -> None:

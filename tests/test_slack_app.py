@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot import slack_server
+from bot.slack_app import server
 from core.store import PlayerKey
 from tests.fakes.slack_api import Message
 from tests.fakes.slack_client import FORM, SIGNING_SECRET, until
@@ -223,16 +223,16 @@ async def test_a_click_slack_garbled_is_acked_and_answered_privately(bot: SlackB
 
 
 async def test_a_request_with_a_broken_body_does_not_hold_later_work_back(bot: SlackBot) -> None:
-    application = slack_server.web_app(bot.app, signing_secret=SIGNING_SECRET)
+    application = server.web_app(bot.app, signing_secret=SIGNING_SECRET)
     runner = web.AppRunner(application)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}{slack_server.EVENTS_PATH}"
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{server.EVENTS_PATH}"
         async with aiohttp.ClientSession() as session:
             async with session.post(url, data=b"\xff\xfe", headers={"Content-Type": FORM}) as response:
                 assert response.status >= 400
-        assert application[slack_server.ACK_FIRST].pending == 0
+        assert application[server.ACK_FIRST].pending == 0
     finally:
         await runner.cleanup()
 
@@ -488,4 +488,6 @@ async def test_a_link_in_a_question_or_an_answer_shows_its_host(bot: SlackBot) -
     [answer] = await until(bot.answers)
     [question] = [m for m in bot.slack.messages.values() if m.ts == answer.thread_ts]
     assert "Sign in to Slack (<https://evil.example/x|evil.example>)" in question.text  # mrkdwn
-    assert "the docs ([evil.example](https://evil.example/login))" in answer.text  # a native stream's Markdown
+    assert (
+        "the docs ([evil.example](https://evil.example/login))" in answer.text
+    )  # a native stream's Markdown

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot import slack_server
-from bot.slack_app import COMMANDS
+from bot.slack_app import server
+from bot.slack_app.listeners import COMMANDS
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
 from tests.slack_harness import start_bot
@@ -25,7 +25,7 @@ async def test_socket_mode_hands_the_same_app_to_the_handler_and_answers_command
     async for bot in start_bot():
         app = bot.app
         serving = asyncio.create_task(
-            slack_server.serve_socket_mode(app, "xapp-test", drain=lambda: asyncio.sleep(0))
+            server.serve_socket_mode(app, "xapp-test", drain=lambda: asyncio.sleep(0))
         )
         try:
             await bot.slack.wait_for_socket()
@@ -151,7 +151,7 @@ def test_the_manifest_declares_what_the_app_listens_to() -> None:
     manifest = json.loads((ROOT / "slack-manifest.json").read_text())
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
     assert commands == {f"/{name}" for name in COMMANDS}
-    assert all(c["url"].endswith(slack_server.EVENTS_PATH) for c in manifest["features"]["slash_commands"])
+    assert all(c["url"].endswith(server.EVENTS_PATH) for c in manifest["features"]["slash_commands"])
     settings = manifest["settings"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
     assert settings["interactivity"]["is_enabled"]

@@ -1,7 +1,7 @@
 """Hostile HTTP at the Slack front door: forged, junk, oversized and slow requests, on real sockets.
 
 The server is the one ``serve_http`` runs (``http_guard.start_runner`` + ``listen`` around
-``slack_server.web_app``) over the real Bolt app, with Slack's Web API faked on a local
+``server.web_app``) over the real Bolt app, with Slack's Web API faked on a local
 port. The fake records every Web API call and every ``response_url`` POST, so "nothing
 was sent" is checked, not assumed; the forged requests carry a ``response_url`` that
 points at the fake, where anything sent on their behalf would be recorded.
@@ -26,8 +26,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot import http_guard, slack_server
+from bot import http_guard
 from bot.http_guard import HttpLimits
+from bot.slack_app import server
 from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender, until
 from tests.slack_harness import SlackBot, start_bot
 
@@ -56,13 +57,13 @@ class Door:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{slack_server.EVENTS_PATH}"
+        return f"http://127.0.0.1:{self.port}{server.EVENTS_PATH}"
 
 
 @contextlib.asynccontextmanager
 async def front_door(bot: SlackBot, limits: HttpLimits = http_guard.DEFAULT_LIMITS) -> AsyncIterator[Door]:
     """``serve_http``'s server for ``bot.app`` on a free port, with ``limits``."""
-    application = slack_server.web_app(bot.app, signing_secret=SIGNING_SECRET, limits=limits)
+    application = server.web_app(bot.app, signing_secret=SIGNING_SECRET, limits=limits)
     runner = await http_guard.start_runner(application, limits)
     try:
         listener = await http_guard.listen(runner, "127.0.0.1", 0, limits)
@@ -78,7 +79,7 @@ async def front_door(bot: SlackBot, limits: HttpLimits = http_guard.DEFAULT_LIMI
 
 
 def head(headers: list[tuple[str, str]], *, length: int | None, close: bool = True) -> bytes:
-    lines = [f"POST {slack_server.EVENTS_PATH} HTTP/1.1", "Host: 127.0.0.1"]
+    lines = [f"POST {server.EVENTS_PATH} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"Content-Length: {length}"] if length is not None else []
     lines += ["Connection: close"] if close else []
     lines += [f"{name}: {value}" for name, value in headers]
@@ -208,7 +209,7 @@ async def test_an_unverified_request_gets_401_one_log_line_and_sends_nothing(
         status, _ = await exchange(door, make(bot.send))
         assert status == 401
         await quiet.assert_refused_once(401)
-        assert door.application[slack_server.ACK_FIRST].pending == 0
+        assert door.application[server.ACK_FIRST].pending == 0
 
 
 # --- 2. signed junk: 4xx, one line, nothing sent ---
@@ -355,7 +356,7 @@ async def test_a_body_not_complete_in_time_gets_408_and_holds_no_one_back(
         slow = asyncio.create_task(trickle(writer, b"x"))
         try:
             await asyncio.sleep(0.1)
-            assert door.application[slack_server.ACK_FIRST].pending == 0  # not counted before its body
+            assert door.application[server.ACK_FIRST].pending == 0  # not counted before its body
             await janken_through(door.url, bot)
             assert not reader.at_eof()  # still waiting for its body while the other was served
             caplog.clear()
@@ -408,7 +409,7 @@ async def test_serve_http_serves_through_the_guard_and_drains_once_cancelled(bot
             drained.append(False)
 
     serving = asyncio.create_task(
-        slack_server.serve_http(bot.app, port, drain=drain, signing_secret=SIGNING_SECRET)
+        server.serve_http(bot.app, port, drain=drain, signing_secret=SIGNING_SECRET)
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -416,10 +417,10 @@ async def test_serve_http_serves_through_the_guard_and_drains_once_cancelled(bot
             await until_healthy(session, f"{base}/healthz")
             forged = slash(bot.send)
             async with session.post(
-                f"{base}{slack_server.EVENTS_PATH}", data=forged, headers={"Content-Type": FORM}
+                f"{base}{server.EVENTS_PATH}", data=forged, headers={"Content-Type": FORM}
             ) as r:
                 assert r.status == 401
-        await janken_through(f"{base}{slack_server.EVENTS_PATH}", bot)
+        await janken_through(f"{base}{server.EVENTS_PATH}", bot)
     finally:
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)

@@ -72,7 +72,7 @@ async def test_slack_refusing_for_longer_than_the_deadline_tells_the_asker_priva
 
 def test_the_bots_limits_agree_with_the_fakes_reading_of_slacks_docs() -> None:
     """Two tables written apart (the bot's pacer, the fake's enforcement) must say the same."""
-    from bot.slack_ratelimit import SLACK_LIMITS
+    from bot.slack_app.limits import SLACK_LIMITS
     from tests.fakes.slack_limits import RATE_LIMITS
 
     assert set(RATE_LIMITS) <= set(SLACK_LIMITS)

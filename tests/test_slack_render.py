@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot import slack_render
-from bot.slack_render import JOINER, defuse_markdown, escape_mrkdwn, stable_length, to_mrkdwn
+from bot.slack_app import render
+from bot.slack_app.render import JOINER, defuse_markdown, escape_mrkdwn, stable_length, to_mrkdwn
 from core import janken
 from core.janken import Move, Opponent
 from handlers.port import GameView
@@ -107,14 +107,14 @@ def test_defusing_increments_on_stable_cuts_equals_defusing_the_whole() -> None:
 def board(finished: bool = False, image: str | None = None) -> list[dict]:  # type: ignore[type-arg]
     game = janken.new_game("g1", Opponent("Cat <!here>", "", image), 3)
     round_ = janken.play(game, Move.ROCK, Move.SCISSORS) if finished else None
-    return slack_render.game_blocks(GameView("alice", game, played=round_, finished=finished), owner="U1")
+    return render.game_blocks(GameView("alice", game, played=round_, finished=finished), owner="U1")
 
 
 def test_a_running_board_has_three_move_buttons_carrying_game_round_and_owner() -> None:
     blocks = board()
     buttons = blocks[-1]["elements"]
     assert [b["action_id"] for b in buttons] == ["janken_rock", "janken_paper", "janken_scissors"]
-    assert all(slack_render.MOVE_ACTION.match(b["action_id"]) for b in buttons)
+    assert all(render.MOVE_ACTION.match(b["action_id"]) for b in buttons)
     assert json.loads(buttons[0]["value"]) == {"g": "g1", "r": 1, "u": "U1"}
     assert "<!here>" not in json.dumps(blocks[0])
 
@@ -122,7 +122,7 @@ def test_a_running_board_has_three_move_buttons_carrying_game_round_and_owner() 
 def test_a_finished_board_offers_play_again_and_shows_the_opponent_picture() -> None:
     blocks = board(finished=True, image="F1")
     assert blocks[0] == {"type": "image", "slack_file": {"id": "F1"}, "alt_text": "Cat <!here>"}
-    assert [b["action_id"] for b in blocks[-1]["elements"]] == [slack_render.AGAIN_ACTION]
+    assert [b["action_id"] for b in blocks[-1]["elements"]] == [render.AGAIN_ACTION]
 
 
 # A link never hides its target: each way Markdown (or Slack) writes a link, in both renderers.

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_reply import SlackPlace, send_ephemeral, slack_errors
+from bot.slack_app.reply import SlackPlace, send_ephemeral, slack_errors
 from core import errors
 from tests.fakes.slack_api import FakeSlackAPI
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import pytest
 
-from bot.slack_live_message import StreamTarget
-from bot.slack_ratelimit import SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
-from bot.slack_stream import SlackStreamer
+from bot.slack_app.limits import SLACK_LIMITS, Limit, PacedWebClient, SlackPacer
+from bot.slack_app.live_message import StreamTarget
+from bot.slack_app.stream import SlackStreamer
 from core.errors import RateLimited
 from tests.fakes.slack_api import FakeSlackAPI
 

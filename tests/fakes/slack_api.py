@@ -21,8 +21,9 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -31,7 +32,7 @@ from .slack_limits import TRUNCATED_WARNING, RateLimiter, size_error, truncate_t
 from .slack_socket import SocketModeMixin, app_token_error
 from .slack_state import BOT_USER_ID, Call, Message, SlackState, UploadedFile
 
-__all__ = ["FakeSlackAPI", "Call", "Message", "UploadedFile"]
+__all__ = ["Call", "FakeSlackAPI", "Message", "UploadedFile"]
 TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-")
 JsonDict = dict[str, Any]
 

@@ -16,7 +16,8 @@ import copy
 import json
 import threading
 import uuid
-from typing import Any, Coroutine, Mapping, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -76,7 +77,7 @@ class SocketModeMixin:
 
     async def send_envelope(
         self,
-        type: str,  # noqa: A002 - the envelope's field name
+        type: str,
         payload: JsonDict,
         *,
         accepts_response_payload: bool = True,

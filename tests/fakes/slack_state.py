@@ -12,8 +12,9 @@ import copy
 import mimetypes
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 BOT_USER_ID = "UBOT"
 
@@ -82,7 +83,7 @@ class UploadedFile:
         return mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
 
     @property
-    def bytes(self) -> bytes:  # noqa: A003 - the name the tests use
+    def bytes(self) -> bytes:
         """Alias of `data`: the exact bytes posted to the upload URL."""
         return self.data
 

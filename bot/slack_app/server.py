@@ -2,7 +2,7 @@
 
 Over HTTP, a request reaches Bolt only once its whole body is in, within the
 limits of :mod:`bot.http_guard`, and its signature verifies
-(:mod:`bot.slack_verify`). Anything else gets a 4xx and one log line, and
+(:mod:`bot.slack_app.verify`). Anything else gets a 4xx and one log line, and
 nothing is sent anywhere on its behalf: no ``response_url``, no Web API call, no work.
 """
 
@@ -22,8 +22,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError
 from bot.http_guard import DEFAULT_LIMITS, HttpLimits, Refused, listen, read_body, refusal, start_runner
-from bot.slack_ack import AFTER_ACK, AckFirst
-from bot.slack_verify import SlackSignature
+from bot.slack_app.ack import AFTER_ACK, AckFirst
+from bot.slack_app.verify import SlackSignature
 
 _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"

@@ -12,9 +12,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import slack_render
-from bot.slack_live_message import StreamTarget
-from bot.slack_stream import SlackStreamer
+from bot.slack_app import render
+from bot.slack_app.live_message import StreamTarget
+from bot.slack_app.stream import SlackStreamer
 from core.ai import GeneratedImage
 from core.errors import Unavailable, UpstreamError
 from core.messages import text
@@ -77,7 +77,7 @@ class SlackReply:
             await self._client.chat_postMessage(
                 channel=self._place.channel,
                 thread_ts=self._place.thread_ts,
-                text=slack_render.escape_mrkdwn(message),
+                text=render.escape_mrkdwn(message),
             )
 
     async def send_private(self, message: str) -> None:
@@ -87,7 +87,7 @@ class SlackReply:
         line = text("question_from", self._place.locale, user=f"<@{self._place.user}>")
         with slack_errors():
             posted = await self._client.chat_postMessage(
-                channel=self._place.channel, text=f"{line}\n{slack_render.to_mrkdwn(title)}"
+                channel=self._place.channel, text=f"{line}\n{render.to_mrkdwn(title)}"
             )
         return str(posted["ts"])
 
@@ -100,7 +100,7 @@ class SlackReply:
         comment = text(
             "image_comment",
             self._place.locale,
-            caption=slack_render.escape_mrkdwn(caption),
+            caption=render.escape_mrkdwn(caption),
             user=f"<@{self._place.user}>",
         )
         with slack_errors():
@@ -116,8 +116,8 @@ class SlackReply:
 
     async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
         """Post the board, or edit the clicked one when asked; the shown message's :func:`board_ref`."""
-        blocks = slack_render.game_blocks(view, owner=self._place.user, locale=self._place.locale)
-        fallback = slack_render.escape_mrkdwn(describe(view, self._place.locale))
+        blocks = render.game_blocks(view, owner=self._place.user, locale=self._place.locale)
+        fallback = render.escape_mrkdwn(describe(view, self._place.locale))
         with slack_errors():
             if edit_clicked and self._place.board_ts:
                 shown = await self._client.chat_update(
@@ -135,7 +135,7 @@ class SlackReply:
 
         A failed delete is logged rather than raised, so it never hides the work's own error.
         """
-        status = text("progress", self._place.locale, message=slack_render.escape_mrkdwn(message))
+        status = text("progress", self._place.locale, message=render.escape_mrkdwn(message))
         with slack_errors():
             posted = await self._client.chat_postMessage(
                 channel=self._place.channel, thread_ts=self._place.thread_ts, text=status
@@ -153,7 +153,7 @@ async def send_ephemeral(
     client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None
 ) -> None:
     """Show ``message`` to the user alone: through ``response_url`` when there is one that works."""
-    safe = slack_render.escape_mrkdwn(message)
+    safe = render.escape_mrkdwn(message)
     if respond is not None:
         try:
             answer = await respond(text=safe, response_type="ephemeral", replace_original=False)

@@ -2,7 +2,7 @@
 
 Listeners translate Slack payloads into a neutral :class:`~handlers.port.Command`,
 acknowledge within Slack's 3 seconds, then run the shared handler with a
-:class:`~bot.slack_reply.SlackReply`. One error handler turns our errors into
+:class:`~bot.slack_app.reply.SlackReply`. One error handler turns our errors into
 a private message to the person who asked; no traceback reaches Slack.
 """
 
@@ -22,11 +22,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import slack_render
 from bot.config import ConfigError
-from bot.slack_ack import AFTER_ACK
-from bot.slack_reply import UNREACHABLE, Respond, SlackPlace, SlackReply, board_ref, send_ephemeral
-from bot.slack_stream import SlackStreamer
+from bot.slack_app import render
+from bot.slack_app.ack import AFTER_ACK
+from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, board_ref, send_ephemeral
+from bot.slack_app.stream import SlackStreamer
 from core.errors import BotError
 from core.janken import Move, Opponent
 from core.messages import text
@@ -57,7 +57,7 @@ async def build_app(
     ``auth.test`` each. Bolt gives every request a copy of ``request_client``
     (same session, no token of its own) with the token from that check; our
     listeners ignore it and call Slack only through ``client``, whose calls are
-    paced by Slack's limits (:class:`~bot.slack_ratelimit.PacedWebClient`).
+    paced by Slack's limits (:class:`~bot.slack_app.limits.PacedWebClient`).
     """
     try:
         identity = await client.auth_test()
@@ -88,8 +88,8 @@ def register(
     listen = SlackListeners(services, streamer, client)
     for name in COMMANDS:
         app.command(f"/{name}")(listen.slash_command)
-    app.action(slack_render.MOVE_ACTION)(listen.janken_button)
-    app.action(slack_render.AGAIN_ACTION)(listen.janken_button)
+    app.action(render.MOVE_ACTION)(listen.janken_button)
+    app.action(render.AGAIN_ACTION)(listen.janken_button)
     app.event("app_mention")(listen.mention)
     app.event("message")(listen.direct_message)
     app.error(listen.error)
@@ -287,10 +287,10 @@ def from_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace
 def janken_request(action: dict[str, Any], ref: str) -> JankenRequest:
     """What a board's button asks for, from the state its value carries, on the board message ``ref``."""
     state = json.loads(action["value"])
-    if action["action_id"] == slack_render.AGAIN_ACTION:
+    if action["action_id"] == render.AGAIN_ACTION:
         opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
         return JankenRequest("again", board=Board(owner=state["u"], ref=ref), opponent=opponent)
-    move = Move(slack_render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
+    move = Move(render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
     board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]), ref=ref)
     return JankenRequest("play", move=move, board=board)
 

@@ -4,7 +4,7 @@ Two ways to show a growing message: Slack's native stream
 (``chat.startStream`` / ``appendStream`` / ``stopStream``, Markdown) or, where a
 workspace lacks it, ``chat.postMessage`` then ``chat.update`` (mrkdwn). Either
 way a message is edited at most about once a second, each edit waits its turn
-in the workspace's shared budget (:class:`~bot.slack_ratelimit.SlackPacer`), so
+in the workspace's shared budget (:class:`~bot.slack_app.limits.SlackPacer`), so
 twenty streams at once make fewer, larger edits instead of a storm of 429s.
 A native stream is scarce (``chat.startStream`` and ``chat.stopStream`` are
 Tier 2, about 20 a minute per workspace), so an answer streams natively only
@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_live_message import (
+from bot.slack_app.limits import SlackPacer
+from bot.slack_app.live_message import (
     REFUSALS,
     STOP,
     STREAMING_UNAVAILABLE,
@@ -31,8 +32,7 @@ from bot.slack_live_message import (
     NativeMessage,
     StreamTarget,
 )
-from bot.slack_ratelimit import SlackPacer
-from bot.slack_render import defuse_markdown, to_mrkdwn
+from bot.slack_app.render import defuse_markdown, to_mrkdwn
 from core.errors import BotError
 from core.messages import text
 from core.text import MIN_LIMIT, split_head

@@ -1,6 +1,6 @@
 """Slack's two kinds of live message: a native stream, and a message posted then updated.
 
-Each shows a growing answer; :mod:`bot.slack_stream` decides which to open and when
+Each shows a growing answer; :mod:`bot.slack_app.stream` decides which to open and when
 each write may go. A native stream (``chat.startStream`` / ``appendStream`` /
 ``stopStream``, Markdown) only ever grows; a posted message (mrkdwn) is rewritten
 whole with ``chat.update``.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_render import defuse_markdown, stable_length, to_mrkdwn
+from bot.slack_app.render import defuse_markdown, stable_length, to_mrkdwn
 from core.errors import RateLimited
 
 _log = logging.getLogger(__name__)

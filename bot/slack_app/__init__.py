@@ -1,0 +1,56 @@
+"""The Slack platform: :func:`build` wires it (clients, pacer, streamer, Bolt app, listeners).
+
+Modules: ``listeners`` (the Bolt app and every listener, with payload translators),
+``reply`` (the Slack Reply), ``stream`` and ``live_message`` (answers shown as they
+are generated), ``limits`` (Slack's tier table, the pacer and the paced web client),
+``render`` (mrkdwn and Block Kit), ``server`` (HTTP and Socket Mode), ``verify``
+(request signatures) and ``ack`` (acknowledge first under a burst).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack_app.limits import PacedWebClient, SlackPacer
+from bot.slack_app.listeners import SlackListeners, build_app
+from bot.slack_app.stream import SlackStreamer
+from handlers.port import Services
+
+
+@dataclass(frozen=True)
+class SlackBuild:
+    """What :func:`build` made: the Bolt app to serve, and the parts a caller may need."""
+
+    app: AsyncApp
+    listeners: SlackListeners
+    streamer: SlackStreamer
+    pacer: SlackPacer
+
+
+async def build(
+    services: Services,
+    session: aiohttp.ClientSession,
+    *,
+    token: str,
+    signing_secret: str,
+    api_url: str,
+    native: bool = True,
+    pacer: SlackPacer | None = None,
+    **message_limits: int,
+) -> SlackBuild:
+    """The Slack app for one workspace's bot token, on ``session``; checks the token once.
+
+    ``message_limits`` (``native_limit``, ``edit_limit``) and ``pacer`` are for tests.
+    """
+    pacer = pacer or SlackPacer()
+    client = PacedWebClient(pacer=pacer, token=token, base_url=api_url, session=session)
+    request_client = AsyncWebClient(  # Bolt's: a copy per request, with the checked token
+        base_url=api_url, session=session, retry_handlers=client.retry_handlers
+    )
+    streamer = SlackStreamer(client, pacer, native=native, **message_limits)
+    app, listeners = await build_app(client, request_client, signing_secret, services, streamer)
+    return SlackBuild(app, listeners, streamer, pacer)
