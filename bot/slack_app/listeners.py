@@ -8,7 +8,6 @@ a private message to the person who asked; no traceback reaches Slack.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import logging
@@ -27,6 +26,7 @@ from bot.slack_app import render
 from bot.slack_app.ack import AFTER_ACK
 from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, board_ref, send_ephemeral
 from bot.slack_app.stream import SlackStreamer
+from bot.work import BackgroundWork
 from core.errors import BotError
 from core.janken import Move, Opponent
 from core.messages import text
@@ -107,7 +107,7 @@ class SlackListeners:
         self._services = services
         self._streamer = streamer
         self._client = client
-        self._working: set[asyncio.Task[None]] = set()
+        self._work = BackgroundWork()
         self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def _start(
@@ -124,29 +124,19 @@ class SlackListeners:
         """
         turn = context.get(AFTER_ACK)
 
-        async def run() -> None:
-            try:
-                if turn is not None:
-                    await turn.wait()
-                await work()
-            except Exception as exc:  # noqa: BLE001 - every failure goes to the one error handler
-                try:
-                    await self.error(exc, body, respond)
-                except Exception:  # noqa: BLE001 - nothing is left to tell the user with: log it
-                    _log.exception("the error handler failed")
+        async def after_ack() -> None:
+            if turn is not None:
+                await turn.wait()
+            await work()
 
-        task = asyncio.create_task(run())
-        self._working.add(task)
-        task.add_done_callback(self._working.discard)
+        async def on_error(exc: Exception) -> None:
+            await self.error(exc, body, respond)
+
+        self._work.start(after_ack, on_error)
 
     async def drain(self, timeout: float = 20.0) -> None:
         """Give answers in progress (and any started meanwhile) up to ``timeout`` seconds to finish."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if self._working:
-            _log.info("letting %d answers finish before stopping", len(self._working))
-        while self._working and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait(set(self._working), timeout=remaining)
+        await self._work.drain(timeout)
 
     def _reply(self, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
         return SlackReply(self._client, place, self._streamer, respond)
