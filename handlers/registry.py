@@ -1,13 +1,20 @@
-"""Which handler answers which command name."""
+"""Which handler answers which command name, and how adapters treat each command.
+
+Policy that differs per command lives here, not in ``if name == ...`` branches
+inside an adapter: whether the acknowledgement shows a private "Thinking…" note,
+what a mention or direct message runs, and what a game board's button runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from handlers import ask, draw, help, janken
-from handlers.port import Command, Reply, Services
+from handlers.port import Command, JankenRequest, Reply, Services
 
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
+ClickHandler = Callable[[JankenRequest, Command, Reply, Services], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "ask": ask.handle,
@@ -15,3 +22,23 @@ HANDLERS: dict[str, Handler] = {
     "janken": janken.handle,
     "help": help.handle,
 }
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How an adapter acknowledges a command and wraps its handler."""
+
+    thinking_note: bool = False
+    """Acknowledge with a private "Thinking…" note, removed once the answer is on its way: for a
+    command whose first visible result takes seconds and appears elsewhere (a new thread)."""
+
+
+POLICIES: dict[str, Policy] = {"ask": Policy(thinking_note=True)}
+MESSAGE_COMMAND = "ask"
+"""What a mention of the bot, or a direct message to it, runs."""
+BOARD_CLICK: ClickHandler = janken.run
+"""What a button on a game board runs."""
+
+
+def policy(name: str) -> Policy:
+    return POLICIES.get(name, Policy())

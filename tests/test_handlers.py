@@ -401,3 +401,9 @@ async def test_play_again_starts_a_fresh_game_against_the_same_opponent(services
     await janken.run(JankenRequest("again", opponent=opponent), cmd(""), reply, services)
     view = last_view(reply)
     assert view.game.opponent == opponent and view.game.player_hp == view.game.opponent_hp == 3
+
+
+def test_only_slow_commands_acknowledge_with_a_thinking_note() -> None:
+    from handlers.registry import HANDLERS, policy
+
+    assert {name for name in HANDLERS if policy(name).thinking_note} == {"ask"}

@@ -30,9 +30,8 @@ from bot.work import BackgroundWork
 from core.errors import BotError
 from core.janken import Move, Opponent
 from core.messages import text
-from handlers import janken
 from handlers.port import Board, Command, JankenRequest, Services
-from handlers.registry import HANDLERS
+from handlers.registry import BOARD_CLICK, HANDLERS, MESSAGE_COMMAND, policy
 
 _log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -149,7 +148,8 @@ class SlackListeners:
         respond: Respond,
     ) -> None:
         name = body["command"].lstrip("/")
-        if name == "ask":  # the question itself appears with the first words of the answer
+        thinking = policy(name).thinking_note
+        if thinking:
             await ack(response_type="ephemeral", text=text("thinking"))
         else:
             await ack()
@@ -159,7 +159,7 @@ class SlackListeners:
             try:
                 await HANDLERS[name](command, self._reply(place, respond), self._services)
             finally:
-                if name == "ask":
+                if thinking:
                     await _dismiss(respond)
 
         self._start(work, context, body, respond)
@@ -177,7 +177,7 @@ class SlackListeners:
 
         async def work() -> None:
             place, command, request = from_click(body, action)
-            await janken.run(request, command, self._reply(place, respond), self._services)
+            await BOARD_CLICK(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
 
@@ -224,7 +224,7 @@ class SlackListeners:
         conversation: str | None = None,
     ) -> None:
         place, command = from_message(event, team=body["team_id"], conversation=conversation)
-        await HANDLERS["ask"](command, self._reply(place), self._services)
+        await HANDLERS[MESSAGE_COMMAND](command, self._reply(place), self._services)
 
     async def error(self, error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
         """The one place our errors become Slack messages: privately, to whoever asked."""
