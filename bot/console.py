@@ -21,8 +21,8 @@ from typing import TextIO
 
 from bot.terminal_text import ControlStripper, strip_controls
 from core.ai import GeneratedImage
-from core.errors import BotError
 from core.messages import text
+from handlers.failures import unexpected, user_message
 from handlers.janken_text import describe
 from handlers.port import Command, GameView, Services
 from handlers.registry import HANDLERS
@@ -103,11 +103,10 @@ async def run(
                 await reply.send_private(text("unknown_command", command=name))
             else:
                 await handler(command, reply, services)
-        except BotError as exc:
-            await reply.send_private(exc.user_message)
-        except Exception:  # noqa: BLE001 - any bug: logged, and the user gets a short line, not a traceback
-            _log.exception("command %r failed", name)
-            await reply.send_private(text("internal_error"))
+        except Exception as exc:  # noqa: BLE001 - ours or a bug: the user gets a short line, not a traceback
+            if unexpected(exc):
+                _log.error("command %r failed", name, exc_info=exc)
+            await reply.send_private(user_message(exc, command.locale))
 
 
 def _lines_of(stdin: TextIO) -> asyncio.Queue[str | None]:

@@ -89,11 +89,11 @@ class AIService:
                 model=self._image_model, prompt=prompt, size=size, quality=quality, n=1
             )
         if not result.data or not result.data[0].b64_json:
-            raise UpstreamError(text("ai_failed", detail="no image in the answer"))
+            raise UpstreamError("ai_failed", detail="no image in the answer")
         try:
             data = base64.b64decode(result.data[0].b64_json, validate=True)
         except binascii.Error as exc:
-            raise UpstreamError(text("ai_failed", detail="the image could not be read")) from exc
+            raise UpstreamError("ai_failed", detail="the image could not be read") from exc
         return GeneratedImage(data=data, mime=_sniff_mime(data, getattr(result, "output_format", None)))
 
 
@@ -101,14 +101,14 @@ class DisabledAI:
     """Stands in for :class:`AIService` when no OpenAI key is configured."""
 
     def check(self) -> None:
-        raise NotConfigured(text("no_openai_key"))
+        raise NotConfigured("no_openai_key")
 
     async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]:
-        raise NotConfigured(text("no_openai_key"))
+        raise NotConfigured("no_openai_key")
         yield ""  # pragma: no cover - makes this an async generator like the real one
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
-        raise NotConfigured(text("no_openai_key"))
+        raise NotConfigured("no_openai_key")
 
 
 @contextlib.contextmanager
@@ -119,22 +119,22 @@ def _converted_errors() -> Iterator[None]:
     except BotError:
         raise
     except openai.RateLimitError as exc:
-        raise RateLimited(text("rate_limited")) from exc
+        raise RateLimited("rate_limited") from exc
     except openai.APIConnectionError as exc:  # includes timeouts
-        raise Unavailable(text("ai_unavailable")) from exc
+        raise Unavailable("ai_unavailable") from exc
     except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
         _log.error("OpenAI refused the credentials: %s", exc.message)
-        raise UpstreamError(text("ai_auth")) from exc
+        raise UpstreamError("ai_auth") from exc
     except openai.APIStatusError as exc:
         if exc.code in SAFETY_CODES:
-            raise ContentBlocked(text("content_blocked")) from exc
+            raise ContentBlocked("content_blocked") from exc
         if exc.status_code >= 500:
-            raise Unavailable(text("ai_unavailable")) from exc
+            raise Unavailable("ai_unavailable") from exc
         _log.warning("OpenAI answered %s: %s", exc.status_code, exc.message)
-        raise UpstreamError(text("ai_failed", detail=f"error {exc.status_code}")) from exc
+        raise UpstreamError("ai_failed", detail=f"error {exc.status_code}") from exc
     except (httpx2.TransportError, json.JSONDecodeError) as exc:  # a stream cut off midway
         _log.warning("OpenAI stream broke off: %r", exc)
-        raise Unavailable(text("ai_unavailable")) from exc
+        raise Unavailable("ai_unavailable") from exc
     except openai.APIError as exc:  # an error event inside a stream
         raise _stream_failure(exc.code, exc.message) from exc
 
@@ -142,9 +142,9 @@ def _converted_errors() -> Iterator[None]:
 def _stream_failure(code: object, message: object) -> BotError:
     """An error event inside a chat stream: a refusal, or an outage."""
     if code in SAFETY_CODES:
-        return ContentBlocked(text("content_blocked"))
+        return ContentBlocked("content_blocked")
     _log.warning("OpenAI stream failed: %s", message)
-    return Unavailable(text("ai_unavailable"))
+    return Unavailable("ai_unavailable")
 
 
 def _deltas(line: str) -> list[str]:
@@ -164,7 +164,7 @@ def _deltas(line: str) -> list[str]:
         if content := (choice.get("delta") or {}).get("content"):
             deltas.append(content)
         if choice.get("finish_reason") == "content_filter":
-            raise ContentBlocked(text("content_blocked"))
+            raise ContentBlocked("content_blocked")
         if choice.get("finish_reason") == "length":
             deltas.append("\n\n" + text("answer_truncated"))
     return deltas

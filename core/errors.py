@@ -1,10 +1,13 @@
 """The bot's own error types.
 
 Every failure a user can see is one of these; vendor errors (openai, sqlite,
-redis) are converted where they enter with ``raise ... from exc``. Each adapter
-turns them into a chat message in exactly one place.
+redis) are converted where they enter with ``raise ... from exc``. An error
+carries a message key from :mod:`core.messages` and its values, not rendered
+text, so the user's locale is applied where it is shown:
+:func:`handlers.failures.user_message`, which every adapter calls in its one
+error handler.
 
-    BotError                 base; ``user_message`` is safe to show in a chat
+    BotError(key, **params)  base; ``message(locale)`` is safe to show in a chat
     ├── UserInputError       bad command text: answered privately with usage
     ├── QuotaExceeded        the user has used up an allowance
     ├── ContentBlocked       refused by the model provider's safety system
@@ -16,13 +19,36 @@ turns them into a chat message in exactly one place.
 
 from __future__ import annotations
 
+import functools
+
+from core.messages import placeholders, text
+
 
 class BotError(Exception):
-    """A failure with a message fit for a chat user."""
+    """A failure with a message fit for a chat user: a catalogue key and the values it needs.
 
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+    The key and values are checked against the catalogue here, so a raise naming an
+    unknown sentence fails where it is written (and in tests), not when a user is told.
+    """
+
+    def __init__(self, key: str, **params: object) -> None:
+        missing = placeholders(key) - params.keys()
+        if missing:
+            raise TypeError(f"message {key!r} needs {', '.join(sorted(missing))}")
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+    def message(self, locale: str = "en") -> str:
+        """The sentence to show the user, in ``locale``."""
+        return text(self.key, locale, **self.params)
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled and copied with its values (the default would call ``type(self)(key)`` alone)."""
+        return functools.partial(type(self), self.key, **self.params), (), self.__dict__
 
 
 class UserInputError(BotError):

@@ -1,9 +1,13 @@
 """Every sentence the bot says to users, by key, so it can be translated.
 
-``text(key, **values)`` formats one; English now, other locales later.
+``text(key, locale, **values)`` formats one; English now, other locales later.
+``placeholders(key)`` names the values a sentence needs, so an error can check its key when made.
 """
 
 from __future__ import annotations
+
+import functools
+import string
 
 _EN = {
     # usage
@@ -86,3 +90,16 @@ def text(key: str, locale: str = "en", **values: object) -> str:
     """The sentence ``key`` in ``locale`` (falling back to English), filled with ``values``."""
     catalogue = _CATALOGUES.get(locale.split("-")[0], _EN)
     return catalogue.get(key, _EN[key]).format(**values)
+
+
+def placeholders(key: str) -> frozenset[str]:
+    """The names of the values sentence ``key`` needs; :class:`KeyError` if there is no such sentence."""
+    if key not in _EN:
+        raise KeyError(f"no sentence {key!r} in core/messages.py")
+    return _fields(_EN[key])
+
+
+@functools.cache
+def _fields(template: str) -> frozenset[str]:
+    names = (field for _, field, _, _ in string.Formatter().parse(template) if field)
+    return frozenset(name.partition(".")[0].partition("[")[0] for name in names)

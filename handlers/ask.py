@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 
 from core.conversation import Turn, conversation_key
 from core.errors import UpstreamError
-from core.messages import text
 from handlers.port import AskRequest, Command, Reply, Services
 from handlers.text_input import checked
 
 
 def parse(command: Command) -> AskRequest:
     """The question, or a usage error for empty or oversized text."""
-    return AskRequest(question=checked(command.text, "usage_ask", command.locale))
+    return AskRequest(question=checked(command.text, "usage_ask"))
 
 
 async def handle(command: Command, reply: Reply, services: Services) -> None:
@@ -38,7 +37,7 @@ async def ask(request: AskRequest, command: Command, reply: Reply, services: Ser
     async with contextlib.aclosing(services.ai.stream_answer(history, request.question)) as deltas:
         first = await anext(deltas, None)
         if first is None:
-            raise UpstreamError(text("ai_failed", command.locale, detail="empty answer"))
+            raise UpstreamError("ai_failed", detail="empty answer")
         thread = command.thread or await reply.start_thread(request.question)
         answer = [first]
 

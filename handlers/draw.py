@@ -16,7 +16,7 @@ QUALITIES = ("low", "medium", "high")
 
 def parse(command: Command) -> DrawRequest:
     """Read ``[--size S] [--quality Q] prompt`` (flags anywhere, ``--flag=value`` too)."""
-    words = checked(command.text, "usage_draw", command.locale).split()
+    words = checked(command.text, "usage_draw").split()
     options: dict[str, str] = {}
     prompt: list[str] = []
     while words:
@@ -27,22 +27,22 @@ def parse(command: Command) -> DrawRequest:
             continue
         if not equals:
             if not words:
-                raise UserInputError(text("usage_draw", command.locale))
+                raise UserInputError("usage_draw")
             value = words.pop(0)
         options[name] = value
     if not prompt:
-        raise UserInputError(text("usage_draw", command.locale))
-    return build_request(" ".join(prompt), options.get("--size"), options.get("--quality"), command.locale)
+        raise UserInputError("usage_draw")
+    return build_request(" ".join(prompt), options.get("--size"), options.get("--quality"))
 
 
-def build_request(prompt: str, size: str | None, quality: str | None, locale: str = "en") -> DrawRequest:
+def build_request(prompt: str, size: str | None, quality: str | None) -> DrawRequest:
     """Validate typed options (from flags or a platform's command options)."""
     size = SIZE_NAMES.get((size or "square").lower(), (size or "").lower())
     if size not in IMAGE_SIZES:
-        raise UserInputError(text("bad_size", locale, value=size))
+        raise UserInputError("bad_size", value=size)
     quality = (quality or "medium").lower()
     if quality not in QUALITIES:
-        raise UserInputError(text("bad_quality", locale, value=quality))
+        raise UserInputError("bad_quality", value=quality)
     return DrawRequest(prompt=prompt, size=size, quality=cast(Quality, quality))
 
 

@@ -8,6 +8,7 @@ from core import janken
 from core.errors import UserInputError
 from core.janken import Game, Move, Opponent, Round, StaleMove
 from core.messages import text
+from core.store import BoardLink
 from handlers.port import Board, Command, GameView, JankenRequest, Reply, Services
 from handlers.text_input import checked
 
@@ -23,7 +24,7 @@ def parse(command: Command) -> JankenRequest:
     """``""`` show, a move plays, ``stats``/``quit``, two or more other words describe a character."""
     if not command.text.strip():
         return JankenRequest("show")
-    words = checked(command.text, "usage_janken", command.locale)
+    words = checked(command.text, "usage_janken")
     move = janken.parse_move(words)
     if move is not None:
         return JankenRequest("play", move=move)
@@ -31,7 +32,7 @@ def parse(command: Command) -> JankenRequest:
         return JankenRequest(words.lower())  # type: ignore[arg-type]
     first = words.split()[0]
     if len(words.split()) < 2 or first.lower() in SUBCOMMANDS or janken.parse_move(first):
-        raise UserInputError(text("unknown_janken", command.locale, word=words))
+        raise UserInputError("unknown_janken", word=words)
     return JankenRequest("start", character=words)
 
 
@@ -47,8 +48,6 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
         await play(request.move, command, reply, services)
     elif request.action == "start" and request.character:
         await start_character(request.character, command, reply, services)
-    elif request.action == "again":
-        await again(request.opponent, command, reply, services)
     elif request.action == "stats":
         stats = await services.store.get_stats(command.player)
         await reply.send_private(text("stats", command.locale, **vars(stats)))
@@ -69,31 +68,34 @@ async def _click(
 
     What the button carried is client-side data: a board the store does not know (or knows
     for another game than the button names) is left alone, and the game goes in a new message.
+    "Play again" plays the opponent the store says the board showed (the built-in one if the
+    store does not know).
     """
-    shown = await _board_game(board, command, services)
+    shown = await _board_link(board, command, services)
     if request.action == "again":
         if shown is None:
             await reply.send_private(text("stale_board", command.locale))
-        await again(request.opponent, command, reply, services, edit=shown is not None)
-    elif request.action == "play" and request.move is not None and shown == board.game_id:
+        opponent = shown.opponent if shown else None
+        await again(opponent, command, reply, services, edit=shown is not None)
+    elif request.action == "play" and request.move is not None and shown and shown.game_id == board.game_id:
         await play(request.move, command, reply, services, board=board)
     else:
         await _refresh(command, reply, services)
 
 
-async def _board_game(board: Board, command: Command, services: Services) -> str | None:
-    """The game the store says the clicked board shows; ``None`` if the store does not know the board.
+async def _board_link(board: Board, command: Command, services: Services) -> BoardLink | None:
+    """What the store says the clicked board shows; ``None`` if the store does not know the board.
 
     A board whose button, or whose store link, names another player is refused.
     """
     if board.owner != command.user:
-        raise UserInputError(text("not_your_game", command.locale))
+        raise UserInputError("not_your_game")
     link = await services.store.board_of(_board_key(command, board.ref)) if board.ref else None
     if link is None:
         return None
     if link.player != command.player:
-        raise UserInputError(text("not_your_game", command.locale))
-    return link.game_id
+        raise UserInputError("not_your_game")
+    return link
 
 
 async def show(command: Command, reply: Reply, services: Services) -> None:
@@ -107,7 +109,7 @@ async def show(command: Command, reply: Reply, services: Services) -> None:
 async def again(
     opponent: Opponent | None, command: Command, reply: Reply, services: Services, *, edit: bool = False
 ) -> None:
-    """Play ``opponent`` again; a second click shows the game the first one started."""
+    """Play ``opponent`` again (the built-in one if ``None``); a repeat click shows the game it started."""
     fresh = new_game(opponent or builtin_opponent(command.locale), services)
     game = await services.store.ensure_game(command.player, fresh)
     await _show(GameView(player=command.display_name, game=game), command, reply, services, edit=edit)
@@ -151,7 +153,7 @@ async def _refresh(
     """
     game = await services.store.get_game(command.player)
     if game is None:
-        raise UserInputError(text("no_game", command.locale))
+        raise UserInputError("no_game")
     await reply.send_private(text("stale_board", command.locale))
     view = GameView(player=command.display_name, game=game)
     await _show(view, command, reply, services, edit=game.game_id == board_game)
@@ -162,7 +164,8 @@ async def _show(
 ) -> None:
     """Show a board and link it to the game it shows, so a later click on it can be checked."""
     ref = await reply.show_game(view, edit_clicked=edit)
-    await services.store.link_board(_board_key(command, ref), command.player, view.game.game_id)
+    key = _board_key(command, ref)
+    await services.store.link_board(key, command.player, view.game.game_id, view.game.opponent)
 
 
 def _board_key(command: Command, ref: str) -> str:

@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 from core.ai import GeneratedImage, Quality
 from core.conversation import Turn
-from core.janken import Game, Move, Opponent, RandomSource, Round
+from core.janken import Game, Move, RandomSource, Round
 from core.store import PlayerKey, Store
 
 
@@ -63,9 +63,10 @@ JankenAction = Literal["show", "play", "start", "stats", "quit", "again"]
 class Board:
     """The game message a button was on: whose game, which game, which round it offered.
 
-    ``owner``, ``game_id`` and ``round`` are what the button carried: client-side data,
-    checked against the store. ``ref`` names the message itself, as the adapter's
-    :meth:`Reply.show_game` returns it; the store links it to the game it shows.
+    ``owner``, ``game_id`` and ``round`` are what the button carried (its code, as
+    :mod:`handlers.janken_board` writes it): client-side data, checked against the store.
+    ``ref`` names the message itself, as the adapter's :meth:`Reply.show_game` returns it;
+    the store links it to the game it shows.
     """
 
     owner: str
@@ -82,8 +83,6 @@ class JankenRequest:
     move: Move | None = None
     character: str | None = None
     board: Board | None = None
-    opponent: Opponent | None = None
-    """For ``again``: who to play again."""
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,15 @@ async def plant(store: Store, table: str, player: PlayerKey, text: str, *, move_
         await store._run(lambda conn: conn.execute(sql, (text, str(player), *args)), write=True)
     else:
         raise TypeError(f"no way to plant records in {type(store).__name__}")
+
+
+async def plant_board_opponent(store: Store, ref: str, text: str) -> None:
+    """Store ``text`` as the encoded opponent of the board linked as ``ref``."""
+    if isinstance(store, MemoryStore):
+        player, game_id, _ = store._boards[ref]
+        store._boards[ref] = (player, game_id, text)
+    elif isinstance(store, SQLiteStore):
+        sql = "UPDATE boards SET opponent = ? WHERE ref = ?"
+        await store._run(lambda conn: conn.execute(sql, (text, ref)), write=True)
+    else:
+        raise TypeError(f"no way to plant records in {type(store).__name__}")

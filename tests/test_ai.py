@@ -81,7 +81,7 @@ async def test_each_error_kind_becomes_our_error_with_a_user_message(
             await ai.generate_image("cat", size="1024x1024", quality="low")
     assert isinstance(caught.value.__cause__, openai.APIError)
     expected = text(message_key) if message_key else text("ai_failed", detail="error 400")
-    assert caught.value.user_message == expected
+    assert caught.value.message() == expected
 
 
 async def test_a_timeout_becomes_unavailable(fake_openai: FakeOpenAI) -> None:

@@ -8,8 +8,9 @@ import pytest
 
 from core import errors
 from core.ai import AIService
-from core.janken import Move, Outcome
+from core.janken import Move, Opponent, Outcome
 from core.store.memory import MemoryStore
+from core.store.sqlite import SQLiteStore
 from handlers import ask, draw, janken
 from handlers.port import Board, Command, GameView, JankenRequest, JankenRules, Services
 from handlers.registry import HANDLERS
@@ -100,7 +101,7 @@ async def test_empty_or_oversized_input_is_refused_without_calling_openai(
 ) -> None:
     with pytest.raises(errors.UserInputError) as caught:
         await run(name, cmd(text), services)
-    assert "Usage" in caught.value.user_message or "4,000" in caught.value.user_message
+    assert "Usage" in caught.value.message() or "4,000" in caught.value.message()
     assert fake_openai.requests == []
 
 
@@ -364,8 +365,17 @@ async def test_a_stale_round_on_the_players_current_board_refreshes_that_board(s
     assert reply.edited() == [ref] and await rounds_of(services) == 1
 
 
-async def finished_board(services: Services) -> tuple[str, GameView]:
-    ref, view = await posted_board(services)
+CAT = Opponent("Cat wizard", "a cat wizard", "F123")
+
+
+async def finished_board(services: Services, opponent: Opponent | None = None) -> tuple[str, GameView]:
+    """A board played to the end by its buttons: against the built-in opponent, or ``opponent``."""
+    if opponent is None:
+        ref, view = await posted_board(services)
+    else:
+        reply = RecordingReply()
+        await janken.start(opponent, cmd(""), reply, services)
+        [ref], view = reply.posted(), last_view(reply)
     for _ in range(60):
         view = last_view(await click(press(ref, view), services))
         if view.finished:
@@ -377,30 +387,52 @@ async def test_play_again_on_the_players_board_edits_it_and_its_buttons_play_the
     services: Services,
 ) -> None:
     ref, finished = await finished_board(services)
-    again = JankenRequest("again", board=Board("alice", ref=ref), opponent=finished.game.opponent)
+    again = JankenRequest("again", board=Board("alice", ref=ref))
     first, second = await click(again, services), await click(again, services)
     assert first.edited() == second.edited() == [ref] and first.posted() == second.posted() == []
     assert last_view(first).game == last_view(second).game != finished.game  # one new game
+    assert last_view(first).game.opponent == finished.game.opponent
     played = await click(press(ref, last_view(first)), services)
     assert played.edited() == [ref] and await rounds_of(services) == 1
 
 
-async def test_play_again_on_an_unknown_board_posts_the_new_game(services: Services) -> None:
-    _, finished = await finished_board(services)
-    again = JankenRequest("again", board=Board("alice", ref="forged"), opponent=finished.game.opponent)
-    reply = await click(again, services)
+async def test_play_again_on_an_unknown_board_posts_a_new_game_against_the_builtin_opponent(
+    services: Services,
+) -> None:
+    await finished_board(services, CAT)
+    reply = await click(JankenRequest("again", board=Board("alice", ref="forged")), services)
     assert reply.kinds() == ["private", "game"] and reply.edited() == [] and len(reply.posted()) == 1
     assert last_view(reply).game.rounds_played == 0 and await rounds_of(services) == 0
+    assert last_view(reply).game.opponent == janken.builtin_opponent()
 
 
-async def test_play_again_starts_a_fresh_game_against_the_same_opponent(services: Services) -> None:
-    from core.janken import Opponent
-
-    opponent = Opponent("Cat wizard", "a cat wizard", "F123")
-    reply = RecordingReply()
-    await janken.run(JankenRequest("again", opponent=opponent), cmd(""), reply, services)
+async def test_play_again_plays_the_opponent_the_store_says_that_board_showed(services: Services) -> None:
+    cats, _ = await finished_board(services, CAT)
+    await finished_board(services, Opponent("Dog knight"))  # a later game, on another board
+    reply = await click(JankenRequest("again", board=Board("alice", ref=cats)), services)
     view = last_view(reply)
-    assert view.game.opponent == opponent and view.game.player_hp == view.game.opponent_hp == 3
+    assert reply.edited() == [cats] and view.game.opponent == CAT
+    assert view.game.player_hp == view.game.opponent_hp == 3 and view.game.rounds_played == 0
+
+
+async def test_play_again_on_a_board_linked_without_an_opponent_plays_the_builtin_one(
+    services: Services,
+) -> None:
+    await services.store.link_board("slack:T1:old", cmd("").player, "g0")  # as an older build linked it
+    reply = await click(JankenRequest("again", board=Board("alice", ref="old")), services)
+    assert reply.edited() == ["old"] and last_view(reply).game.opponent == janken.builtin_opponent()
+
+
+async def test_play_again_after_a_restart_plays_the_same_opponent(ai: AIService, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    before = Services(ai=ai, store=await SQLiteStore.open(tmp_path / "bot.db"), rng=random.Random(3))
+    ref, _ = await finished_board(before, CAT)
+    await before.store.close()
+    after = Services(ai=ai, store=await SQLiteStore.open(tmp_path / "bot.db"))
+    try:
+        reply = await click(JankenRequest("again", board=Board("alice", ref=ref)), after)
+    finally:
+        await after.store.close()
+    assert reply.edited() == [ref] and last_view(reply).game.opponent == CAT
 
 
 def test_only_slow_commands_acknowledge_with_a_thinking_note() -> None:

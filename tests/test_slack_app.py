@@ -3,6 +3,7 @@ Slack's Web API faked on a local port, OpenAI faked on another."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from bot.slack_app import server
 from core.store import PlayerKey
+from handlers import janken_board
 from tests.fakes.slack_api import Message
 from tests.fakes.slack_client import FORM, SIGNING_SECRET, until
 from tests.slack_harness import SlackBot, start_bot
@@ -280,10 +282,10 @@ def as_payload(message) -> dict:  # type: ignore[no-untyped-def, type-arg]
     return {"channel": message.channel, "ts": message.ts, "blocks": message.blocks, "text": message.text}
 
 
-async def play_to_the_end(bot: SlackBot) -> tuple[Message, int]:
+async def play_to_the_end(bot: SlackBot, character: str = "") -> tuple[Message, int]:
     """Click rock until the game ends; the final board and the number of rounds."""
-    await bot.send.slash("/janken", "")
-    board = (await until(lambda: boards(bot)))[0]
+    await bot.send.slash("/janken", character)
+    board = (await until(lambda: [b for b in boards(bot) if b.blocks[-1]["type"] == "actions"]))[0]
     for click in range(60):
         actions = [e["action_id"] for b in board.blocks if b["type"] == "actions" for e in b["elements"]]
         if actions == ["janken_again"]:
@@ -346,12 +348,13 @@ async def test_another_users_click_does_not_change_the_game(bot: SlackBot) -> No
     assert bot.slack.calls_to("chat.update") == []
 
 
-def forged(message: Message, **value: object) -> dict:  # type: ignore[type-arg]
-    """``message`` as a click would carry it, every button's value replaced by ``value``."""
+def forged(message: Message, **fields: object) -> dict:  # type: ignore[type-arg]
+    """``message`` as a click would carry it, every button's code rewritten with ``fields``."""
     payload = json.loads(json.dumps(as_payload(message)))
     for block in payload["blocks"]:
         for element in block.get("elements", []) if block["type"] == "actions" else []:
-            element["value"] = json.dumps(value)
+            button = janken_board.decode(element["value"])
+            element["value"] = janken_board.encode(dataclasses.replace(button, **fields))  # type: ignore[arg-type]
     return payload
 
 
@@ -363,7 +366,9 @@ async def test_a_click_on_another_users_board_forged_to_name_the_clicker_edits_n
     await until(lambda: len(boards(bot)) == 2)
     u2_game = await bot.store.get_game(_player("U2"))
     assert u2_game is not None
-    await bot.send.click(forged(u1_board, g=u2_game.game_id, r=1, u="U2"), "janken_rock", user="U2")
+    await bot.send.click(
+        forged(u1_board, game_id=u2_game.game_id, round=1, owner="U2"), "janken_rock", user="U2"
+    )
     responses = await until(bot.private_messages)
     assert "someone else" in responses[0].args["text"]
     await until(lambda: _settled(bot))
@@ -398,6 +403,19 @@ async def test_after_play_again_the_same_board_plays_the_new_game(bot: SlackBot)
     await until(lambda: len(bot.slack.calls_to("chat.update")) > updates + 1)
     assert {c.args["ts"] for c in bot.slack.calls_to("chat.update")} == {board.ts}
     assert (await bot.store.get_game(_player("U1"))).rounds_played == 1  # type: ignore[union-attr]
+
+
+async def test_play_again_against_a_drawn_character_reads_it_from_the_store(bot: SlackBot) -> None:
+    board, _ = await play_to_the_end(bot, "a grumpy cat wizard")
+    [again] = board.blocks[-1]["elements"]
+    assert "cat" not in again["value"] and len(again["value"]) <= 100  # ids only, no opponent
+    updates = len(bot.slack.calls_to("chat.update"))
+    await bot.send.click(as_payload(board), "janken_again")
+    await until(lambda: len(bot.slack.calls_to("chat.update")) > updates)
+    game = await bot.store.get_game(_player("U1"))
+    assert game is not None and game.rounds_played == 0 and game.opponent.name == "a grumpy cat wizard"
+    shown = bot.slack.messages[(board.channel, board.ts)].blocks
+    assert shown[0]["type"] == "image" and shown[0]["slack_file"] == board.blocks[0]["slack_file"]
 
 
 async def test_janken_against_a_drawn_character_shows_its_picture(bot: SlackBot) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import uuid
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -14,6 +15,8 @@ from bot.slack_app import render
 from bot.slack_app.render import JOINER, defuse_markdown, escape_mrkdwn, stable_length, to_mrkdwn
 from core import janken
 from core.janken import Move, Opponent
+from handlers import janken_board
+from handlers.janken_board import BoardButton
 from handlers.port import GameView
 
 PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<#C1>")
@@ -115,14 +118,27 @@ def test_a_running_board_has_three_move_buttons_carrying_game_round_and_owner() 
     buttons = blocks[-1]["elements"]
     assert [b["action_id"] for b in buttons] == ["janken_rock", "janken_paper", "janken_scissors"]
     assert all(render.MOVE_ACTION.match(b["action_id"]) for b in buttons)
-    assert json.loads(buttons[0]["value"]) == {"g": "g1", "r": 1, "u": "U1"}
+    assert [janken_board.decode(b["value"]) for b in buttons] == [
+        BoardButton(move, "g1", 1, "U1") for move in Move
+    ]
+    assert buttons[0]["value"] == "jk:rock:g1:1:U1"
     assert "<!here>" not in json.dumps(blocks[0])
 
 
 def test_a_finished_board_offers_play_again_and_shows_the_opponent_picture() -> None:
     blocks = board(finished=True, image="F1")
     assert blocks[0] == {"type": "image", "slack_file": {"id": "F1"}, "alt_text": "Cat <!here>"}
-    assert [b["action_id"] for b in blocks[-1]["elements"]] == [render.AGAIN_ACTION]
+    [again] = blocks[-1]["elements"]
+    assert again["action_id"] == render.AGAIN_ACTION
+    assert janken_board.decode(again["value"]) == BoardButton(None, "g1", 0, "U1")  # no opponent in it
+
+
+def test_board_button_values_fit_a_discord_custom_id_for_a_real_game() -> None:
+    game = janken.new_game(uuid.uuid4().hex, Opponent("x" * 40, "y" * 4000, "F" * 100), 3)
+    for finished in (False, True):
+        view = GameView("alice", game, finished=finished)
+        for button in render.game_blocks(view, owner="18446744073709551615")[-1]["elements"]:
+            assert len(button["value"]) <= 100
 
 
 # A link never hides its target: each way Markdown (or Slack) writes a link, in both renderers.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import sqlite3
 from functools import partial
 
 import pytest
@@ -15,7 +17,7 @@ from core.janken import Move, Opponent, Outcome, Stats
 from core.store import BoardLink, PlayerKey, Store, codec
 from core.store.base import BOARDS_REMEMBERED
 from core.store.sqlite import SQLiteStore
-from tests.store_records import plant
+from tests.store_records import plant, plant_board_opponent
 
 ALICE = PlayerKey("slack", "T1", "alice")
 BOB = PlayerKey("slack", "T1", "bob")
@@ -181,18 +183,35 @@ async def test_a_board_relinked_to_another_player_outlives_the_first_players_old
     assert await store.board_of("shared") == BoardLink(BOB, "g2")
 
 
+CAT = Opponent("Cat wizard", "a grumpy cat wizard", "F123")
+
+
+async def test_a_board_link_keeps_the_opponent_of_the_game_it_shows(store: Store) -> None:
+    """The opponent outlives the game, which leaves the store when it ends: "play again" reads it here."""
+    await store.start_game(ALICE, game())
+    await store.link_board("C1:1.0", ALICE, "g1", CAT)
+    await store.link_board("C1:2.0", ALICE, "g1", Opponent("Bot"))
+    await store.link_board("C1:3.0", ALICE, "g1")
+    await store.end_game(ALICE)
+    assert await store.board_of("C1:1.0") == BoardLink(ALICE, "g1", CAT)
+    assert await store.board_of("C1:2.0") == BoardLink(ALICE, "g1", Opponent("Bot"))
+    assert await store.board_of("C1:3.0") == BoardLink(ALICE, "g1", None)  # not recorded
+    await store.link_board("C1:1.0", ALICE, "g2", Opponent("Dog"))  # "play again" against another
+    assert (await store.board_of("C1:1.0")).opponent == Opponent("Dog")  # type: ignore[union-attr]
+
+
 async def test_sqlite_state_survives_reopening(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bot.db"
     first = await SQLiteStore.open(path)
     await first.apply_round(ALICE, "m1", WIN, start=game())
     await first.append_history("c1", [Turn("user", "hi")], keep=10)
-    await first.link_board("C1:1.0", ALICE, "g1")
+    await first.link_board("C1:1.0", ALICE, "g1", CAT)
     await first.close()
     second = await SQLiteStore.open(path)
     assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
     assert (await second.get_stats(ALICE)).wins == 1
     assert await second.load_history("c1") == [Turn("user", "hi")]
-    assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1")
+    assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1", CAT)
     assert (await second.apply_round(ALICE, "m1", LOSE)).repeated  # type: ignore[union-attr]
     await second.close()
 
@@ -207,6 +226,25 @@ async def test_two_sqlite_connections_on_one_file_apply_each_move_once(tmp_path)
     results = await asyncio.gather(*calls)
     assert sum(not r.repeated for r in results) == 25  # type: ignore[union-attr]
     assert (await b.get_game(ALICE)).rounds_played == 25  # type: ignore[union-attr]
+    await a.close()
+    await b.close()
+
+
+async def test_a_database_from_before_board_opponents_gains_them_and_keeps_its_boards(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bot.db"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute(
+            "CREATE TABLE boards (seq INTEGER PRIMARY KEY AUTOINCREMENT, ref TEXT NOT NULL UNIQUE, "
+            "platform TEXT NOT NULL, workspace TEXT NOT NULL, user_id TEXT NOT NULL, game_id TEXT NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO boards (ref, platform, workspace, user_id, game_id) "
+            "VALUES ('old', 'slack', 'T1', 'alice', 'g0')"
+        )
+    a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
+    assert await a.board_of("old") == BoardLink(ALICE, "g0", None)
+    await b.link_board("new", ALICE, "g1", CAT)
+    assert await a.board_of("new") == BoardLink(ALICE, "g1", CAT)
     await a.close()
     await b.close()
 
@@ -300,3 +338,25 @@ async def test_a_repeated_move_whose_result_is_unreadable_is_not_played_again(
     assert (await store.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
     assert len(_warnings(caplog)) == 1
     assert not (await store.apply_round(ALICE, "m2", WIN)).repeated  # type: ignore[union-attr]
+
+
+UNREADABLE_OPPONENTS = {
+    "garbage": "{not json",
+    "unknown version": json.dumps({"v": 2, "name": "Cat", "description": "", "image_ref": None}),
+    "missing name": json.dumps({"v": 1, "description": "", "image_ref": None}),
+    "mistyped image": json.dumps({"v": 1, "name": "Cat", "description": "", "image_ref": 5}),
+}
+
+
+@pytest.mark.parametrize("text", UNREADABLE_OPPONENTS.values(), ids=UNREADABLE_OPPONENTS.keys())
+async def test_a_board_whose_opponent_is_unreadable_still_reads_without_it(
+    store: Store, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.link_board("C1:1.0", ALICE, "g1", CAT)
+    await plant_board_opponent(store, "C1:1.0", text)
+    assert await store.board_of("C1:1.0") == BoardLink(ALICE, "g1", None)
+    assert await store.board_of("C1:1.0") == BoardLink(ALICE, "g1", None)
+    [warning] = _warnings(caplog)  # logged when found and dropped, not on every read
+    assert str(ALICE) in warning.getMessage() and warning.exc_info is None
+    await store.link_board("C1:1.0", ALICE, "g2", CAT)
+    assert await store.board_of("C1:1.0") == BoardLink(ALICE, "g2", CAT)

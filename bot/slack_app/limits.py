@@ -31,7 +31,6 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.rate_budget import RateBudget
 from core.errors import RateLimited
-from core.messages import text
 
 _log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ class SlackPacer:
             )
         except TimeoutError as exc:
             _log.error("no turn to call Slack's %s came within %.0f s; giving up", method, self.give_up_after)
-            raise RateLimited(text("slack_busy")) from exc
+            raise RateLimited("slack_busy") from exc
 
     def turn_now(self, method: str, channel: str | None = None) -> bool:
         """Take a turn to call ``method`` only if one is free at once."""
@@ -170,7 +169,7 @@ class PacedWebClient(AsyncWebClient):
                 self.pacer.hold(api_method, wait)
                 if loop.time() + wait > give_up:
                     _log.error("Slack kept rate limiting %s; giving up", api_method)
-                    raise RateLimited(text("slack_busy")) from exc
+                    raise RateLimited("slack_busy") from exc
                 _log.warning("Slack rate limited %s; trying again in %ss", api_method, wait)
 
 

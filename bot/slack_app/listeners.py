@@ -9,7 +9,6 @@ a private message to the person who asked; no traceback reaches Slack.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -28,9 +27,10 @@ from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, bo
 from bot.slack_app.stream import SlackStreamer
 from bot.work import BackgroundWork
 from core.errors import BotError
-from core.janken import Move, Opponent
 from core.messages import text
-from handlers.port import Board, Command, JankenRequest, Services
+from handlers import janken_board
+from handlers.failures import unexpected, user_message
+from handlers.port import Command, JankenRequest, Services
 from handlers.registry import BOARD_CLICK, HANDLERS, MESSAGE_COMMAND, policy
 
 _log = logging.getLogger(__name__)
@@ -228,19 +228,17 @@ class SlackListeners:
 
     async def error(self, error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
         """The one place our errors become Slack messages: privately, to whoever asked."""
-        if isinstance(error, BotError):
-            message = error.user_message
-            _log.info("answered with %s: %s", type(error).__name__, message)
-        else:
-            message = text("internal_error")
+        if unexpected(error):
             _log.error("listener failed", exc_info=error)
+        else:
+            _log.info("answered with %s: %s", type(error).__name__, error)
         place = _place_of(body)
         if place is None:
             return
         try:
-            await send_ephemeral(self._client, place, message, respond)
+            await send_ephemeral(self._client, place, user_message(error, place.locale), respond)
         except BotError as failed:  # Slack itself is failing: the log is all that is left
-            _log.warning("could not tell %s about an error: %s", place.user, failed.user_message)
+            _log.warning("could not tell %s about an error: %s", place.user, failed)
 
 
 def from_slash_command(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
@@ -275,14 +273,12 @@ def from_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace
 
 
 def janken_request(action: dict[str, Any], ref: str) -> JankenRequest:
-    """What a board's button asks for, from the state its value carries, on the board message ``ref``."""
-    state = json.loads(action["value"])
-    if action["action_id"] == render.AGAIN_ACTION:
-        opponent = Opponent(state["o"], image_ref=state.get("i")) if state.get("o") else None
-        return JankenRequest("again", board=Board(owner=state["u"], ref=ref), opponent=opponent)
-    move = Move(render.MOVE_ACTION.match(action["action_id"]).group(1))  # type: ignore[union-attr]
-    board = Board(owner=state["u"], game_id=state["g"], round=int(state["r"]), ref=ref)
-    return JankenRequest("play", move=move, board=board)
+    """What a board's button asks for, on the board message ``ref``, from the code in its value.
+
+    The code alone says what the button does (the action id only routes the click to us);
+    one that cannot be read raises :class:`~handlers.janken_board.UnreadableButton`.
+    """
+    return janken_board.decode(action.get("value")).request(ref)
 
 
 def from_message(

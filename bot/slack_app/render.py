@@ -20,12 +20,13 @@ bounded (a link's label, URL and title) or stops at a character it cannot hold
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from core.janken import Move
 from core.messages import text
+from handlers import janken_board
+from handlers.janken_board import BoardButton
 from handlers.janken_text import describe, move_label
 from handlers.port import GameView
 
@@ -183,23 +184,30 @@ def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str
     blocks.append(
         {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(describe(view, locale))}}
     )
-    state: dict[str, Any]
+    game_id = view.game.game_id
     if view.finished:
-        state = {"u": owner, "o": opponent.name, "i": opponent.image_ref}
-        buttons = [_button(text("play_again", locale), AGAIN_ACTION, state, style="primary")]
+        again = BoardButton(None, game_id, 0, owner)
+        buttons = [_button(text("play_again", locale), AGAIN_ACTION, again, style="primary")]
     else:
-        state = {"g": view.game.game_id, "r": view.game.rounds_played + 1, "u": owner}
-        buttons = [_button(move_label(move, locale), f"janken_{move.value}", state) for move in Move]
+        buttons = [
+            _button(
+                move_label(move, locale),
+                f"janken_{move.value}",
+                BoardButton(move, game_id, view.game.rounds_played + 1, owner),
+            )
+            for move in Move
+        ]
     blocks.append({"type": "actions", "block_id": "janken", "elements": buttons})
     return blocks
 
 
-def _button(label: str, action_id: str, state: dict[str, Any], style: str | None = None) -> dict[str, Any]:
+def _button(label: str, action_id: str, state: BoardButton, style: str | None = None) -> dict[str, Any]:
+    """A button whose value is its :mod:`handlers.janken_board` code; the action id routes it in Bolt."""
     button = {
         "type": "button",
         "action_id": action_id,
         "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": json.dumps(state, separators=(",", ":")),
+        "value": janken_board.encode(state),
     }
     if style:
         button["style"] = style

@@ -52,9 +52,9 @@ def slack_errors() -> Iterator[None]:
     try:
         yield
     except SlackApiError as exc:
-        raise UpstreamError(text("slack_failed", error=exc.response.get("error", "unknown"))) from exc
+        raise UpstreamError("slack_failed", error=exc.response.get("error", "unknown")) from exc
     except UNREACHABLE as exc:
-        raise Unavailable(text("slack_unreachable")) from exc
+        raise Unavailable("slack_unreachable") from exc
 
 
 class SlackReply:

@@ -178,7 +178,7 @@ class _Stream:
                 self._raw += delta
                 self._changed.set()
         except BotError as exc:
-            self._raw += _note(exc.user_message)
+            self._raw += _note(exc.message())
             raise
         finally:
             self._changed.set()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.conversation import Turn
-from core.janken import Game, Round, Stats, advance, record
+from core.janken import Game, Opponent, Round, Stats, advance, record
 
 Decide = Callable[[Game], Round]
 """A pure function that resolves one round of a game (no I/O, no awaits)."""
@@ -53,10 +53,15 @@ class Played:
 
 @dataclass(frozen=True)
 class BoardLink:
-    """Whose game a board message shows, and which game, as the bot last drew it."""
+    """Whose game a board message shows, which game, and against whom, as the bot last drew it.
+
+    ``opponent`` outlives the game (a finished game leaves the store), so "play again" on
+    the board can read it; ``None`` when it was not recorded or cannot be read.
+    """
 
     player: PlayerKey
     game_id: str
+    opponent: Opponent | None = None
 
 
 def resolve(game: Game, stats: Stats, decide: Decide) -> Played:
@@ -101,8 +106,10 @@ class Store(abc.ABC):
         """The player's record (zeros for a newcomer)."""
 
     @abc.abstractmethod
-    async def link_board(self, ref: str, player: PlayerKey, game_id: str) -> None:
-        """Record that the board message ``ref`` now shows ``player``'s game ``game_id``.
+    async def link_board(
+        self, ref: str, player: PlayerKey, game_id: str, opponent: Opponent | None = None
+    ) -> None:
+        """Record that board message ``ref`` now shows ``player``'s game ``game_id`` against ``opponent``.
 
         ``ref`` is opaque (the caller makes it unique per platform and message). Linking a
         ref again replaces its link and makes it the player's newest; each player keeps
@@ -111,8 +118,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def board_of(self, ref: str) -> BoardLink | None:
-        """Whose game (and which) the board message ``ref`` shows; ``None`` for a board never
-        linked or no longer remembered. A click on a board trusts this, not the board's own data.
+        """Whose game (which, and against whom) the board message ``ref`` shows; ``None`` for a
+        board never linked or no longer remembered. A click on a board trusts this, not the
+        board's own data. An opponent that cannot be read is logged once and reads as ``None``.
         """
 
     @abc.abstractmethod

@@ -59,6 +59,14 @@ def load_stats(text: str | None) -> Stats:
     return _stats(_record(text)) if text else Stats()
 
 
+def dump_opponent(opponent: Opponent) -> str:
+    return _dump(asdict(opponent))
+
+
+def load_opponent(text: str) -> Opponent:
+    return _opponent(_record(text))
+
+
 def dump_played(played: Played) -> str:
     return _dump(
         {"round": _round_dict(played.round), "game": _game_dict(played.game), "stats": asdict(played.stats)}
@@ -143,16 +151,19 @@ def _game_dict(game: Game) -> dict[str, Any]:
     return data
 
 
+def _opponent(data: dict[str, Any]) -> Opponent:
+    return Opponent(
+        name=_field(data, "name", str),
+        description=_field(data, "description", str),
+        image_ref=_field(data, "image_ref", str, type(None)),
+    )
+
+
 def _game(data: dict[str, Any]) -> Game:
-    opponent = _object(data, "opponent")
     last = data.get("last_round")
     return Game(
         game_id=_field(data, "game_id", str),
-        opponent=Opponent(
-            name=_field(opponent, "name", str),
-            description=_field(opponent, "description", str),
-            image_ref=_field(opponent, "image_ref", str, type(None)),
-        ),
+        opponent=_opponent(_object(data, "opponent")),
         player_hp=_field(data, "player_hp", int),
         opponent_hp=_field(data, "opponent_hp", int),
         max_hp=_field(data, "max_hp", int),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core.errors import BotError, Unavailable
-from core.messages import text
 from core.store.base import Store
 from core.store.memory import MemoryStore
 from core.store.redaction import scrubbed
@@ -36,7 +35,7 @@ async def open_store(url: str) -> Store:
         return await _open(url)
     except (BotError, OSError, ValueError) as exc:  # the backends convert their drivers' errors
         reason = scrubbed(_described(exc.__cause__ or exc), url)
-    raise Unavailable(text("store_unavailable")) from OpenFailure(reason)
+    raise Unavailable("store_unavailable") from OpenFailure(reason)
 
 
 async def _open(url: str) -> Store:

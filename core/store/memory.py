@@ -6,7 +6,7 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
 
 from core.conversation import Turn
-from core.janken import Game, Stats
+from core.janken import Game, Opponent, Stats
 from core.store import codec
 from core.store.base import (
     BOARDS_REMEMBERED,
@@ -32,7 +32,8 @@ class MemoryStore(Store):
         self._stats: dict[PlayerKey, str] = {}
         self._moves: defaultdict[PlayerKey, OrderedDict[str, str]] = defaultdict(OrderedDict)
         self._history: dict[str, deque[Turn]] = {}
-        self._boards: dict[str, BoardLink] = {}
+        self._boards: dict[str, tuple[PlayerKey, str, str | None]] = {}
+        """Each board's player, game id and encoded opponent."""
         self._boards_of: defaultdict[PlayerKey, OrderedDict[str, None]] = defaultdict(OrderedDict)
         """Each player's board refs, oldest first, to keep the newest ``BOARDS_REMEMBERED``."""
 
@@ -77,11 +78,13 @@ class MemoryStore(Store):
     async def get_stats(self, player: PlayerKey) -> Stats:
         return self._stats_of(player)
 
-    async def link_board(self, ref: str, player: PlayerKey, game_id: str) -> None:
+    async def link_board(
+        self, ref: str, player: PlayerKey, game_id: str, opponent: Opponent | None = None
+    ) -> None:
         previous = self._boards.get(ref)
         if previous is not None:
-            self._boards_of[previous.player].pop(ref, None)
-        self._boards[ref] = BoardLink(player, game_id)
+            self._boards_of[previous[0]].pop(ref, None)
+        self._boards[ref] = (player, game_id, None if opponent is None else codec.dump_opponent(opponent))
         newest = self._boards_of[player]
         newest[ref] = None
         while len(newest) > BOARDS_REMEMBERED:
@@ -89,7 +92,17 @@ class MemoryStore(Store):
             del self._boards[dropped]
 
     async def board_of(self, ref: str) -> BoardLink | None:
-        return self._boards.get(ref)
+        if ref not in self._boards:
+            return None
+        player, game_id, opponent = self._boards[ref]
+        if opponent is None:
+            return BoardLink(player, game_id)
+        try:
+            return BoardLink(player, game_id, codec.load_opponent(opponent))
+        except codec.UndecodableRecord as exc:
+            self._boards[ref] = (player, game_id, None)
+            codec.log_discarded(str(player), f"opponent of board {ref!r}", exc)
+            return BoardLink(player, game_id)
 
     async def load_history(self, conversation: str) -> list[Turn]:
         return list(self._history.get(conversation, ()))

@@ -18,8 +18,7 @@ from typing import TypeVar
 
 from core.conversation import Turn
 from core.errors import Unavailable
-from core.janken import Game, Stats
-from core.messages import text
+from core.janken import Game, Opponent, Stats
 from core.store import codec
 from core.store.base import (
     BOARDS_REMEMBERED,
@@ -51,7 +50,8 @@ CREATE TABLE IF NOT EXISTS boards (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     ref TEXT NOT NULL UNIQUE,
     platform TEXT NOT NULL, workspace TEXT NOT NULL, user_id TEXT NOT NULL,
-    game_id TEXT NOT NULL
+    game_id TEXT NOT NULL,
+    opponent TEXT
 );
 CREATE INDEX IF NOT EXISTS boards_by_player ON boards (platform, workspace, user_id, seq);
 """
@@ -74,6 +74,7 @@ class SQLiteStore(Store):
             conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _add_board_opponents(conn)
             return conn
 
         loop = asyncio.get_running_loop()
@@ -81,7 +82,7 @@ class SQLiteStore(Store):
             conn = await loop.run_in_executor(executor, connect)
         except (sqlite3.Error, OSError) as exc:
             executor.shutdown()
-            raise Unavailable(text("store_unavailable")) from exc
+            raise Unavailable("store_unavailable") from exc
         return cls(conn, executor)
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool = False) -> _T:
@@ -99,7 +100,7 @@ class SQLiteStore(Store):
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, transaction)
         except sqlite3.Error as exc:
-            raise Unavailable(text("store_unavailable")) from exc
+            raise Unavailable("store_unavailable") from exc
 
     async def _readable(
         self, table: str, what: str, player: PlayerKey, load: Callable[[str], _T]
@@ -182,15 +183,18 @@ class SQLiteStore(Store):
         stats = await self._readable("stats", "stats", player, codec.load_stats)
         return Stats() if stats is None else stats
 
-    async def link_board(self, ref: str, player: PlayerKey, game_id: str) -> None:
+    async def link_board(
+        self, ref: str, player: PlayerKey, game_id: str, opponent: Opponent | None = None
+    ) -> None:
         owner = (player.platform, player.workspace, player.user)
+        encoded = None if opponent is None else codec.dump_opponent(opponent)
 
         def work(conn: sqlite3.Connection) -> None:
             # REPLACE deletes a ref's old row and inserts a new one, so a relinked board is the newest
             conn.execute(
-                "INSERT OR REPLACE INTO boards (ref, platform, workspace, user_id, game_id) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (ref, *owner, game_id),
+                "INSERT OR REPLACE INTO boards (ref, platform, workspace, user_id, game_id, opponent) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (ref, *owner, game_id, encoded),
             )
             conn.execute(
                 "DELETE FROM boards WHERE platform = ? AND workspace = ? AND user_id = ? AND seq NOT IN "
@@ -204,10 +208,28 @@ class SQLiteStore(Store):
     async def board_of(self, ref: str) -> BoardLink | None:
         row = await self._run(
             lambda conn: conn.execute(
-                "SELECT platform, workspace, user_id, game_id FROM boards WHERE ref = ?", (ref,)
+                "SELECT platform, workspace, user_id, game_id, opponent FROM boards WHERE ref = ?", (ref,)
             ).fetchone()
         )
-        return None if row is None else BoardLink(PlayerKey(*row[:3]), row[3])
+        if row is None:
+            return None
+        player, game_id, opponent = PlayerKey(*row[:3]), row[3], row[4]
+        if opponent is None:
+            return BoardLink(player, game_id)
+        try:
+            return BoardLink(player, game_id, codec.load_opponent(opponent))
+        except codec.UndecodableRecord as exc:
+            dropped = await self._run(
+                lambda conn: (
+                    conn.execute(
+                        "UPDATE boards SET opponent = NULL WHERE ref = ? AND opponent = ?", (ref, opponent)
+                    ).rowcount
+                ),
+                write=True,
+            )
+            if dropped:
+                codec.log_discarded(str(player), f"opponent of board {ref!r}", exc)
+            return BoardLink(player, game_id)
 
     async def load_history(self, conversation: str) -> list[Turn]:
         rows = await self._run(
@@ -234,6 +256,24 @@ class SQLiteStore(Store):
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown()
+
+
+def _add_board_opponents(conn: sqlite3.Connection) -> None:
+    """A database made before board links kept opponents gets the column (empty: not recorded).
+
+    Check and change are one write transaction, so two processes opening the file at once
+    add it once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(boards)")}
+        if "opponent" not in columns:
+            conn.execute("ALTER TABLE boards ADD COLUMN opponent TEXT")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _data(conn: sqlite3.Connection, table: str, key: str) -> str | None:
