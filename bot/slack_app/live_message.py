@@ -43,7 +43,7 @@ class StreamTarget:
 class NativeMessage:
     """One message shown through Slack's streaming methods; text only ever grows."""
 
-    edit_method, finish_method = "chat.appendStream", STOP
+    edit_turn, finish_turn, finish_at_once = "chat.appendStream", STOP, True
 
     def __init__(self, client: AsyncWebClient, target: StreamTarget) -> None:
         self._client = client
@@ -92,7 +92,8 @@ class NativeMessage:
 class EditedMessage:
     """One message posted with ``chat.postMessage`` and rewritten with ``chat.update``."""
 
-    edit_method = finish_method = "chat.update"
+    edit_turn = finish_turn = "chat.update"
+    finish_at_once = False
 
     def __init__(self, client: AsyncWebClient, target: StreamTarget) -> None:
         self._client = client
@@ -113,4 +114,4 @@ class EditedMessage:
         self._shown = body
 
 
-LiveMessage = NativeMessage | EditedMessage
+SlackMessage = NativeMessage | EditedMessage

@@ -15,27 +15,25 @@ lands, and a stream cut short is closed with a note saying so.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.live_stream import LiveMessage, LiveStream
 from bot.slack_app.limits import SlackPacer
 from bot.slack_app.live_message import (
     REFUSALS,
     STOP,
     STREAMING_UNAVAILABLE,
     EditedMessage,
-    LiveMessage,
     NativeMessage,
+    SlackMessage,
     StreamTarget,
 )
 from bot.slack_app.render import defuse_markdown, to_mrkdwn
-from core.errors import BotError
-from core.messages import text
-from core.text import MIN_LIMIT, split_head
+from core.text import MIN_LIMIT
 
 _log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ class SlackStreamer:
 
     async def stream(self, target: StreamTarget, deltas: AsyncIterator[str]) -> None:
         """Show ``deltas`` in the thread as they arrive; return once the whole text is shown."""
-        await _Stream(self, target).run(deltas)
+        await LiveStream(_SlackAnswer(self, target), self.pacer).run(deltas)
 
     async def opening_turn(self, target: StreamTarget, *, finished: bool) -> str:
         """Take the turn for a new message and say which method it is for.
@@ -93,7 +91,7 @@ class SlackStreamer:
         await pacer.turn(POST, target.channel)
         return POST
 
-    async def open(self, target: StreamTarget, raw: str, *, final: bool, native: bool) -> LiveMessage:
+    async def open(self, target: StreamTarget, raw: str, *, final: bool, native: bool) -> SlackMessage:
         """Start a message, falling back to post-and-edit if the workspace refuses to stream."""
         if not native:
             return await _shown(EditedMessage(self._client, target), raw, final)
@@ -109,114 +107,29 @@ class SlackStreamer:
             return await _shown(EditedMessage(self._client, target), raw, final)
 
 
-async def _shown(message: NativeMessage | EditedMessage, raw: str, final: bool) -> LiveMessage:
+async def _shown(message: SlackMessage, raw: str, final: bool) -> SlackMessage:
     await message.show(raw, final=final)
     return message
 
 
-class _Stream:
-    """One answer: reads deltas in the background and shows them in as few writes as the budgets allow."""
+class _SlackAnswer:
+    """One answer's place in Slack, as the live-stream engine sees it."""
+
+    cut_reason = "slack_cut"
 
     def __init__(self, streamer: SlackStreamer, target: StreamTarget) -> None:
         self._streamer = streamer
         self._target = target
-        self._raw = ""
-        self._changed = asyncio.Event()
-        self._message: LiveMessage | None = None
-        self._last_edit = 0.0
 
-    async def run(self, deltas: AsyncIterator[str]) -> None:
-        reader = asyncio.create_task(self._read(deltas))
-        try:
-            while True:
-                await self._changed.wait()
-                self._changed.clear()
-                paid = await self._turn(reader)
-                finished = reader.done()
-                await self._sync(final=finished, paid=paid)
-                if finished:
-                    break
-        except BaseException as exc:
-            reader.cancel()  # and wait: the caller may close the deltas' generator next
-            await asyncio.gather(reader, return_exceptions=True)
-            await self._close_early(exc)
-            raise
-        await reader  # the model's failure, if any, once its partial text is marked and shown
+    async def opening_turn(self, *, finished: bool) -> str:
+        return await self._streamer.opening_turn(self._target, finished=finished)
 
-    async def _turn(self, reader: asyncio.Task[None]) -> str:
-        """Wait for the next write's turn and return its method; the text is read only after.
+    def limit(self, raw: str, opening: str, message: LiveMessage | None) -> int:
+        native = isinstance(message, NativeMessage) if message else opening == START
+        return _fitted(raw, self._streamer.limit_for(native), native)
 
-        A new message takes its opening turn. An edit comes at least ``min_interval``
-        after the last one, in the workspace's turn; if the answer completes meanwhile,
-        the message's last write takes its own turn (a stream's stop, at once).
-        """
-        message = self._message
-        if message is None:
-            return await self._streamer.opening_turn(self._target, finished=reader.done())
-        if not reader.done():
-            edit = asyncio.ensure_future(self._spaced_turn(message.edit_method))
-            try:
-                await asyncio.wait({edit, reader}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                edit.cancel()
-            if edit.done() and not edit.cancelled():
-                return message.edit_method
-        if isinstance(message, NativeMessage):
-            await self._streamer.pacer.turn(message.finish_method)
-        else:
-            await self._spaced_turn(message.finish_method)
-        return message.finish_method
-
-    async def _spaced_turn(self, method: str) -> None:
-        pacer, loop = self._streamer.pacer, asyncio.get_running_loop()
-        await asyncio.sleep(max(0.0, self._last_edit + pacer.min_interval - loop.time()))
-        await pacer.turn(method)
-
-    async def _read(self, deltas: AsyncIterator[str]) -> None:
-        try:
-            async for delta in deltas:
-                self._raw += delta
-                self._changed.set()
-        except BotError as exc:
-            self._raw += _note(exc.message())
-            raise
-        finally:
-            self._changed.set()
-
-    async def _sync(self, *, final: bool, paid: str) -> None:
-        """Bring Slack up to date with the text so far, moving overflow into new messages."""
-        while len(self._raw) > (limit := self._limit(paid)):
-            floor = self._message.sent if self._message else 0
-            head, self._raw = split_head(self._raw, limit, floor)
-            await self._show(head, final=True, paid=paid)
-            self._message = None
-            paid = await self._streamer.opening_turn(self._target, finished=final)
-        if self._raw or final:
-            await self._show(self._raw, final=final, paid=paid)
-
-    def _limit(self, paid: str) -> int:
-        native = isinstance(self._message, NativeMessage) if self._message else paid == START
-        return _fitted(self._raw, self._streamer.limit_for(native), native)
-
-    async def _show(self, raw: str, *, final: bool, paid: str) -> None:
-        with self._streamer.pacer.prepaid(paid):
-            if self._message is None:
-                self._message = await self._streamer.open(
-                    self._target, raw, final=final, native=paid == START
-                )
-            else:
-                await self._message.show(raw, final=final)
-        self._last_edit = asyncio.get_running_loop().time()
-
-    async def _close_early(self, exc: BaseException) -> None:
-        """Best effort: end an open message with a note, so no stream is left hanging."""
-        if self._message is None:
-            return
-        reason = text("bot_stopping") if isinstance(exc, asyncio.CancelledError) else text("slack_cut")
-        try:
-            await asyncio.wait_for(self._message.show(self._raw + _note(reason), final=True), timeout=5)
-        except Exception:  # noqa: BLE001 - best effort; the stream's own failure is re-raised by the caller
-            _log.warning("could not close a stream cut short", exc_info=True)
+    async def open(self, raw: str, *, final: bool, opening: str) -> SlackMessage:
+        return await self._streamer.open(self._target, raw, final=final, native=opening == START)
 
 
 def _fitted(raw: str, limit: int, native: bool) -> int:
@@ -229,7 +142,3 @@ def _fitted(raw: str, limit: int, native: bool) -> int:
     while limit > MIN_LIMIT and (size := len(render(raw[:limit]))) > most:
         limit = max(MIN_LIMIT, limit * most // size - 1)
     return limit
-
-
-def _note(reason: str) -> str:
-    return "\n\n_" + text("answer_interrupted", reason=reason) + "_"
