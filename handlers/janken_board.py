@@ -36,8 +36,11 @@ _ACTIONS = (*(move.value for move in Move), AGAIN)
 LONGEST = len(PREFIX) + max(map(len, _ACTIONS)) + 2 * ID_CHARS + ROUND_DIGITS + 4
 """The longest code :func:`encode` can make (87): four colons join the five fields."""
 
-_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{ID_CHARS}}}")
+_ID_PATTERN = rf"[A-Za-z0-9_-]{{1,{ID_CHARS}}}"
+_ID = re.compile(_ID_PATTERN)
 _ROUND = re.compile(rf"0|[1-9][0-9]{{0,{ROUND_DIGITS - 1}}}")
+PATTERN = rf"{PREFIX}:(?:{'|'.join(_ACTIONS)}):{_ID_PATTERN}:[0-9]{{1,{ROUND_DIGITS}}}:{_ID_PATTERN}"
+"""A regular expression matching every code :func:`encode` makes (for a platform's button router)."""
 
 
 class UnreadableButton(ValueError):

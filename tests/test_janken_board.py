@@ -156,3 +156,20 @@ def test_any_text_decodes_to_a_button_that_encodes_back_to_it_or_raises_the_clea
         accepted += 1
         assert encode(button) == text and len(text) <= janken_board.LONGEST
     assert accepted > 100  # the mutations do produce readable codes too
+
+
+def test_the_pattern_matches_every_code_encode_makes() -> None:
+    import random
+    import re
+
+    from core.janken import Move
+    from handlers.janken_board import PATTERN, BoardButton, encode
+
+    pattern, rng = re.compile(PATTERN), random.Random(7)
+    for _ in range(2000):
+        move = rng.choice([*Move, None])
+        button = BoardButton(
+            move, f"{rng.getrandbits(128):032x}", rng.randrange(10**6), str(rng.getrandbits(64))
+        )
+        assert pattern.fullmatch(encode(button))
+    assert not pattern.fullmatch("jk:fly:a:1:b") and not pattern.fullmatch("xx:rock:a:1:b")
