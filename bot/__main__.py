@@ -27,7 +27,6 @@ from handlers.port import AIPort, JankenRules, Services
 
 _log = logging.getLogger("bot")
 PLATFORMS = ("console", "slack", "discord")
-NOT_BUILT = ("discord",)
 DEFAULT_PORT = 3000
 
 
@@ -42,18 +41,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def chosen_platforms(requested: str | None, settings: Settings) -> list[str]:
-    """The platforms to start: the one asked for, else those with credentials, else the console.
-
-    A platform with credentials that this build cannot run yet is skipped with a warning,
-    unless it was asked for by name.
-    """
-    if requested in NOT_BUILT:
-        raise ConfigError(f"the {requested} platform is not built yet; try: python -m bot console")
+    """The platforms to start: the one asked for, else those with credentials, else the console."""
     if requested:
         return [requested]
     found = ["slack"] if settings.slack_bot_token else []
     if settings.discord_token:
-        _log.warning("DISCORD_TOKEN is set, but the discord platform is not built yet; skipping it")
+        found.append("discord")
     return found or ["console"]
 
 
@@ -110,6 +103,8 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
         if "slack" in platforms:
             session = await stack.enter_async_context(aiohttp.ClientSession())
             runs.append(run_slack(settings, services, session, http=args.http, port=args.port))
+        if "discord" in platforms:
+            runs.append(run_discord(settings, services))
         await asyncio.gather(*runs)
 
 
@@ -154,6 +149,20 @@ async def run_slack(
         await server.serve_socket_mode(built.app, settings.slack_app_token or "", drain=drain)
 
 
+async def run_discord(settings: Settings, services: Services) -> None:
+    """Connect to Discord (auto-sharded) until cancelled; a refused token stops start-up with one line."""
+    import discord
+
+    from bot.discord_app.app import DiscordApp
+
+    async with DiscordApp(services, guild_id=settings.discord_guild_id) as app:
+        try:
+            await app.login(settings.discord_token or "")
+        except discord.LoginFailure as exc:
+            raise ConfigError("DISCORD_TOKEN was refused by Discord") from exc
+        await app.connect()
+
+
 def _settle_heap() -> None:
     """Move everything built at start-up out of the garbage collector's sight.
 
@@ -176,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("--port only applies to: python -m bot slack --http")
         if "slack" in platforms:
             check_slack(settings, http=args.http)
+        if "discord" in platforms:
+            require("DISCORD_TOKEN", settings.discord_token, "to run on Discord")
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(serve(settings, platforms, args))
     except ConfigError as exc:

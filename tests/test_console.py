@@ -138,9 +138,9 @@ async def test_a_malformed_setting_stops_start_up_with_one_line(tmp_path: Path) 
     ]
 
 
-async def test_platforms_not_built_yet_say_so_in_one_line(tmp_path: Path) -> None:
+async def test_discord_without_its_token_stops_with_one_line(tmp_path: Path) -> None:
     code, _, err = await console([], tmp_path, args=("discord",))
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "not built yet" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "DISCORD_TOKEN" in err
 
 
 async def test_an_unopenable_store_stops_start_up_with_one_line(tmp_path: Path) -> None:
@@ -151,9 +151,17 @@ async def test_an_unopenable_store_stops_start_up_with_one_line(tmp_path: Path) 
         assert code == 2 and len(lines) == 1 and lines[0].startswith("configuration error: STORE_URL="), err
 
 
-async def test_a_discord_token_alone_still_starts_the_console(tmp_path: Path) -> None:
-    code, out, err = await console(["/janken"], tmp_path, args=(), DISCORD_TOKEN="not-built")
-    assert code == 0 and "Janken Bot" in out and "discord platform is not built yet" in err
+def test_every_platform_with_credentials_starts_and_the_console_only_without_any() -> None:
+    from bot.__main__ import chosen_platforms
+    from bot.config import Settings
+
+    def chosen(**env: str) -> list[str]:
+        return chosen_platforms(None, Settings.from_env(env, dotenv_path=None))
+
+    assert chosen() == ["console"]
+    assert chosen(DISCORD_TOKEN="d") == ["discord"]
+    assert chosen(SLACK_BOT_TOKEN="xoxb-s", DISCORD_TOKEN="d") == ["slack", "discord"]
+    assert chosen_platforms("console", Settings.from_env({"DISCORD_TOKEN": "d"}, dotenv_path=None)) == ["console"]
 
 
 async def test_sigterm_ends_a_console_waiting_for_input(tmp_path: Path) -> None:

@@ -1,0 +1,8 @@
+"""The Discord platform: :class:`~bot.discord_app.app.DiscordApp` runs the handlers on Discord.
+
+Modules: ``app`` (the client, its command tree and the one error handler),
+``commands`` (typed options into requests), ``buttons`` (the janken board's
+persistent buttons), ``reply`` (the Discord Reply), ``outlet`` (where an
+interaction's messages go), ``live`` (answers shown while generated) and
+``render`` (embeds and button rows).
+"""

@@ -1,0 +1,148 @@
+"""The Discord platform: an auto-sharded client whose command tree and board buttons run the handlers.
+
+Every interaction is deferred first, then its handler runs as work after the
+ack (:class:`~bot.work.BackgroundWork`). Failures, whether in a command, a
+button or the tree itself, are told to the user privately in one place
+(:meth:`DiscordApp.tell`), through :mod:`handlers.failures`; no traceback
+reaches Discord.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.discord_app import commands
+from bot.discord_app.buttons import JankenButton
+from bot.discord_app.live import DiscordPacer
+from bot.discord_app.outlet import NO_PINGS, Outlet
+from bot.discord_app.reply import DiscordReply, board_ref
+from bot.work import BackgroundWork
+from handlers import janken_board
+from handlers.failures import unexpected, user_message
+from handlers.port import Command, Reply, Services
+from handlers.registry import BOARD_CLICK
+
+_log = logging.getLogger(__name__)
+Handler = Callable[[Command, Reply, Services], Awaitable[None]]
+LOCALES = ("en", "ja")
+
+
+class DiscordApp(discord.AutoShardedClient):
+    """The bot on Discord: commands synced at start-up, buttons that survive restarts."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        guild_id: int | None = None,
+        shard_ids: Sequence[int] | None = None,
+        shard_count: int | None = None,
+        pacer: DiscordPacer | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        """``options`` go to discord.py's client (e.g. ``guild_ready_timeout`` in tests)."""
+        sharding: dict[str, Any] = {"shard_count": shard_count, **options}
+        if shard_ids is not None:
+            sharding["shard_ids"] = list(shard_ids)
+        super().__init__(
+            intents=discord.Intents.default(),  # no privileged intent: commands need none
+            allowed_mentions=NO_PINGS,
+            **sharding,
+        )
+        self._services = services
+        self._guild = discord.Object(id=guild_id) if guild_id else None
+        self._pacer = pacer or DiscordPacer()
+        self._work = BackgroundWork()
+        self._clock = clock
+        self.tree: app_commands.CommandTree[DiscordApp] = app_commands.CommandTree(self)
+        self.tree.on_error = self._tree_error  # type: ignore[method-assign]
+        commands.register(self.tree, self.run_command)  # type: ignore[arg-type]
+
+    async def setup_hook(self) -> None:
+        """Route board buttons (before any click arrives) and sync the commands."""
+        self.add_dynamic_items(JankenButton)
+        if self._guild is not None:  # instant, for development
+            self.tree.copy_global_to(guild=self._guild)
+            await self.tree.sync(guild=self._guild)
+        else:
+            await self.tree.sync()
+
+    async def run_command(self, interaction: discord.Interaction, handler: Handler) -> None:
+        """Defer within Discord's 3 seconds, then run ``handler`` as work after the ack."""
+        await interaction.response.defer(thinking=True)
+        self._start(interaction, handler)
+
+    async def board_click(self, interaction: discord.Interaction, code: str) -> None:
+        """A board button: one round (or one new game) per click, on the board that was clicked."""
+        await interaction.response.defer()  # a silent acknowledgement; the board is edited in place
+
+        async def click(command: Command, reply: Reply, services: Services) -> None:
+            message = interaction.message
+            ref = board_ref(message.channel.id, message.id) if message is not None else ""
+            await BOARD_CLICK(janken_board.decode(code).request(ref), command, reply, services)
+
+        self._start(interaction, click)
+
+    def _start(self, interaction: discord.Interaction, handler: Handler) -> None:
+        outlet = Outlet(interaction, clock=self._clock)
+        locale = locale_of(interaction)
+
+        async def work() -> None:
+            try:
+                await handler(
+                    command_of(interaction), DiscordReply(outlet, self._pacer, locale), self._services
+                )
+            finally:
+                await outlet.tidy()
+
+        async def on_error(error: Exception) -> None:
+            await self.tell(outlet, error)
+
+        self._work.start(work, on_error)
+
+    async def tell(self, outlet: Outlet, error: BaseException) -> None:
+        """The one place an error becomes a Discord message: privately, to whoever asked."""
+        if unexpected(error):
+            _log.error("interaction failed", exc_info=error)
+        else:
+            _log.info("answered with %s: %s", type(error).__name__, error)
+        await outlet.send_private(user_message(error, locale_of(outlet.interaction)))
+
+    async def _tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await self.tell(Outlet(interaction), getattr(error, "original", error))
+
+    async def close(self) -> None:
+        """Let answers in progress finish, then disconnect."""
+        await self._work.drain()
+        await super().close()
+
+
+def command_of(interaction: discord.Interaction) -> Command:
+    """The neutral command an interaction carries (its text is in typed options, read by the tree)."""
+    user = interaction.user
+    return Command(
+        "discord",
+        str(interaction.guild_id or "dm"),
+        str(interaction.channel_id or user.id),
+        str(user.id),
+        "",
+        thread=None,
+        user_name=user.display_name,
+        locale=locale_of(interaction),
+        request_id=str(interaction.id),
+    )
+
+
+def locale_of(interaction: discord.Interaction) -> str:
+    """The user's language where we have it, else English."""
+    language = str(interaction.locale.value).split("-")[0]
+    return language if language in LOCALES else "en"
