@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,6 +58,23 @@ CREATE INDEX IF NOT EXISTS boards_by_player ON boards (platform, workspace, user
 """
 
 
+WAL_ATTEMPTS = 100
+"""Tries to switch a database to WAL while another process is doing the same (0.05 s apart)."""
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch to write-ahead logging; SQLite refuses at once, without waiting, while another
+    connection holds the database (two processes opening a new file together), so try again."""
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
+
+
 class SQLiteStore(Store):
     """A store in one SQLite file; open it with :meth:`open`."""
 
@@ -72,7 +90,7 @@ class SQLiteStore(Store):
         def connect() -> sqlite3.Connection:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             conn.executescript(_SCHEMA)
             _add_board_opponents(conn)
             return conn
