@@ -216,3 +216,11 @@ async def test_python_m_bot_discord_runs_the_commands_and_stops_cleanly(
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
         assert serving.cancelled() or serving.exception() is None
+
+
+async def test_a_private_answer_after_a_deferral_stays_private(bot: Running) -> None:
+    payload = bot.discord.slash_command("janken", {"action": "stats"})
+    await bot.discord.dispatch("INTERACTION_CREATE", payload)
+    await until(lambda: [m for m in bot.discord.channel_messages(CHANNEL_ID) if m.ephemeral], timeout=5)
+    [record] = [m for m in bot.discord.channel_messages(CHANNEL_ID) if m.ephemeral]
+    assert record.content.startswith("Your record") and bot.visible() == []

@@ -9,6 +9,7 @@ as the bot's own. Nothing pings anyone: every message carries
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ TOKEN_LIFETIME = 15 * 60.0
 TOKEN_MARGIN = 30.0
 """Stop using a token this long before it expires, so no call lands on an expired one."""
 NO_PINGS = discord.AllowedMentions.none()
+_log = logging.getLogger(__name__)
 
 
 class Outlet:
@@ -69,7 +71,10 @@ class Outlet:
         """A message only the user who asked sees."""
         if not self.interaction.response.is_done():
             await self.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        elif not self.expired():
+        elif self.expired():
+            _log.warning("a private message came after the interaction's token expired; dropped")
+        else:
+            await self.tidy()  # a follow-up to a "thinking…" response would replace it, in public
             await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     def answered(self, message: discord.Message) -> None:
