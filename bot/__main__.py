@@ -64,6 +64,7 @@ async def open_ai(settings: Settings) -> AsyncIterator[AIPort]:
         timeout=settings.openai_timeout,
         max_retries=settings.openai_max_retries,
     )
+    client.chat.completions  # noqa: B018 - the SDK imports its chat code on first use: now, not in a burst
     async with client:
         yield AIService(
             client,
@@ -160,6 +161,7 @@ async def run_discord(settings: Settings, services: Services) -> None:
             await app.login(settings.discord_token or "")
         except discord.LoginFailure as exc:
             raise ConfigError("DISCORD_TOKEN was refused by Discord") from exc
+        _settle_heap()
         await app.connect()
 
 
