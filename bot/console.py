@@ -51,7 +51,8 @@ class ConsoleReply:
     async def start_thread(self, title: str) -> str:
         return THREAD
 
-    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
+        """Print the answer as it arrives; no refs, as the whole console is one conversation."""
         wrote = False
         stripper = ControlStripper()  # one per stream: a sequence may span deltas
         try:
@@ -62,6 +63,7 @@ class ConsoleReply:
         finally:
             if wrote:
                 self._print("")
+        return []
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         self._images_dir.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ _EN = {
     "slack_unreachable": "Slack could not be reached just now. Please try again shortly.",
     "slack_busy": "Slack is too busy to take the bot's messages here right now. Please ask again in a few minutes.",
     "store_unavailable": "The bot's storage is unavailable right now. Please try again shortly.",
+    "image_too_large": "The image is too large to upload here ({limit} at most) and could not be made smaller.",
     # progress and captions
     "drawing": "Drawing {prompt}…",
     "drawing_opponent": "Drawing your opponent: {description}…",

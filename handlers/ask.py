@@ -1,9 +1,9 @@
-"""/ask: stream an answer and keep the conversation for follow-ups."""
+"""/ask: stream an answer and keep the conversation for follow-ups (in its thread, or replies to it)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from core.conversation import Turn, conversation_key
 from core.errors import UpstreamError
@@ -32,13 +32,51 @@ async def ask(request: AskRequest, command: Command, reply: Reply, services: Ser
             command.platform, command.workspace, command.channel, command.conversation or thread
         )
 
+    async def place() -> tuple[str, str]:
+        thread = command.thread or await reply.start_thread(request.question)
+        return thread, key(thread)
+
     continued = command.conversation or command.thread
-    history = await services.store.load_history(key(continued)) if continued else []
-    async with contextlib.aclosing(services.ai.stream_answer(history, request.question)) as deltas:
+    await _converse(request.question, key(continued) if continued else None, place, reply, services)
+
+
+async def follow_up(ref: str, command: Command, reply: Reply, services: Services) -> bool:
+    """A reply to the answer message ``ref``: continue the conversation that answer belongs to.
+
+    Returns ``False``, having done nothing, when the store links no conversation to ``ref``
+    (a message that is no answer, or an answer too old to be remembered).
+    """
+    conversation = await services.store.conversation_of(ref)
+    if conversation is None:
+        return False
+    question = parse(command).question
+
+    async def place() -> tuple[str, str]:
+        return command.thread or ref, conversation
+
+    await _converse(question, conversation, place, reply, services)
+    return True
+
+
+async def _converse(
+    question: str,
+    continued: str | None,
+    place: Callable[[], Awaitable[tuple[str, str]]],
+    reply: Reply,
+    services: Services,
+) -> None:
+    """Stream the answer to ``question`` given the history of conversation ``continued`` (if any).
+
+    ``place`` gives the answer's thread and conversation key once the model has begun to answer.
+    The complete turn is stored under that key, and the messages carrying the answer are
+    linked to it, so a reply to any of them continues the conversation.
+    """
+    history = await services.store.load_history(continued) if continued else []
+    async with contextlib.aclosing(services.ai.stream_answer(history, question)) as deltas:
         first = await anext(deltas, None)
         if first is None:
             raise UpstreamError("ai_failed", detail="empty answer")
-        thread = command.thread or await reply.start_thread(request.question)
+        thread, conversation = await place()
         answer = [first]
 
         async def collected() -> AsyncIterator[str]:
@@ -47,6 +85,8 @@ async def ask(request: AskRequest, command: Command, reply: Reply, services: Ser
                 answer.append(delta)
                 yield delta
 
-        await reply.stream_text(thread, collected())
-    turns = [Turn("user", request.question), Turn("assistant", "".join(answer))]
-    await services.store.append_history(key(thread), turns, keep=services.history_turns)
+        refs = await reply.stream_text(thread, collected())
+    turns = [Turn("user", question), Turn("assistant", "".join(answer))]
+    await services.store.append_history(conversation, turns, keep=services.history_turns)
+    for ref in refs:
+        await services.store.link_answer(ref, conversation)

@@ -117,8 +117,13 @@ class Reply(Protocol):
     async def start_thread(self, title: str) -> str:
         """Post ``title`` as the root of a new thread and return the thread's id."""
 
-    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
-        """Post text into ``thread`` as it arrives; it must end complete."""
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
+        """Post text into ``thread`` as it arrives; it must end complete.
+
+        Return the refs of the messages that carry the answer, where a reply to one of them
+        continues the conversation (Discord); the store links them to it. A platform whose
+        threads are the conversation (Slack, the console) returns none.
+        """
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         """Upload an image with a caption; return a reference to show it again."""

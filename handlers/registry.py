@@ -2,7 +2,8 @@
 
 Policy that differs per command lives here, not in ``if name == ...`` branches
 inside an adapter: whether the acknowledgement shows a private "Thinking…" note,
-what a mention or direct message runs, and what a game board's button runs.
+what a mention or direct message runs, what a reply to an answer runs, and what a game
+board's button runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from handlers.port import Command, JankenRequest, Reply, Services
 
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
 ClickHandler = Callable[[JankenRequest, Command, Reply, Services], Awaitable[None]]
+ReplyHandler = Callable[[str, Command, Reply, Services], Awaitable[bool]]
 
 HANDLERS: dict[str, Handler] = {
     "ask": ask.handle,
@@ -36,6 +38,8 @@ class Policy:
 POLICIES: dict[str, Policy] = {"ask": Policy(thinking_note=True)}
 MESSAGE_COMMAND = "ask"
 """What a mention of the bot, or a direct message to it, runs."""
+ANSWER_REPLY: ReplyHandler = ask.follow_up
+"""What a reply to one of the bot's answer messages runs, given that message's ref (Discord)."""
 BOARD_CLICK: ClickHandler = janken.run
 """What a button on a game board runs."""
 

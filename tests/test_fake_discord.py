@@ -16,7 +16,7 @@ import pytest_asyncio
 from discord import app_commands
 
 from tests.fakes.discord_api import FakeDiscordAPI
-from tests.fakes.discord_gateway import MESSAGE_CONTENT
+from tests.fakes.discord_gateway import GUILD_MESSAGES, MESSAGE_CONTENT
 from tests.fakes.discord_limits import CHANNEL_MESSAGES, Limit
 from tests.fakes.discord_payloads import BOT_DM, PRIVATE_CHANNEL, USER_INSTALL
 from tests.fakes.discord_state import (
@@ -421,3 +421,58 @@ async def test_buttons_and_zlib_stream_with_a_raw_gateway_client(fake: FakeDisco
             f"{fake.api_url}/interactions/{click['id']}/{click['token']}/callback", json=update
         )
     assert answer.status == 204 and fake.message(posted.id).content == "you played rock"
+
+
+async def test_message_events_and_their_content_follow_the_sessions_intents() -> None:
+    """MESSAGE_CREATE needs GUILD_MESSAGES; without MESSAGE_CONTENT a guild message's content is
+    withheld unless it mentions the bot, which a reply to the bot does while its ping is on."""
+    async with FakeDiscordAPI(privileged_intents=MESSAGE_CONTENT) as server, aiohttp.ClientSession() as http:
+        server.identify_interval = 0
+        sockets = {}
+        for name, intents in {
+            "plain": GUILD_MESSAGES,
+            "content": GUILD_MESSAGES | MESSAGE_CONTENT,
+            "none": 1,
+        }.items():
+            ws = await http.ws_connect(server.gateway_url + "?v=10&encoding=json")
+            assert (await ws.receive_json())["op"] == 10
+            await ws.send_json({"op": 2, "d": {"token": server.token, "intents": intents, "properties": {}}})
+            assert [(await ws.receive_json())["t"] for _ in range(2)] == ["READY", "GUILD_CREATE"]
+            sockets[name] = ws
+
+        async def seen(data: dict[str, Any]) -> dict[str, str]:
+            assert await server.dispatch("MESSAGE_CREATE", data) == 2  # not to the session without the intent
+            return {n: (await sockets[n].receive_json())["d"]["content"] for n in ("plain", "content")}
+
+        answer = server.add_message(CHANNEL_ID, "an answer of the bot")
+        assert await seen(server.user_message("hello all")) == {"plain": "", "content": "hello all"}
+        assert await seen(server.user_message("and?", reply_to=answer.id)) == {
+            "plain": "and?",
+            "content": "and?",
+        }
+        quiet = server.user_message("and?", reply_to=answer.id, ping=False)
+        assert await seen(quiet) == {"plain": "", "content": "and?"}
+        for ws in sockets.values():
+            await ws.close()
+
+
+async def test_a_reply_to_a_missing_message_is_refused_unless_told_to_post_it_plain(
+    fake: FakeDiscordAPI,
+) -> None:
+    auth = {"Authorization": f"Bot {fake.token}"}
+    target = fake.add_message(CHANNEL_ID, "hello")
+    async with aiohttp.ClientSession() as http:
+
+        async def reply(to: str, **reference: Any) -> tuple[int, Any]:
+            body = {"content": "hi", "message_reference": {"message_id": int(to), **reference}}
+            answer = await http.post(
+                f"{fake.api_url}/channels/{CHANNEL_ID}/messages", json=body, headers=auth
+            )
+            return answer.status, await answer.json()
+
+        status, replied = await reply(target.id)
+        assert status == 200 and replied["type"] == 19
+        assert replied["message_reference"] == {"type": 0, "message_id": target.id, "channel_id": CHANNEL_ID}
+        assert (await reply("1180000000000000555"))[0] == 400
+        status, plain = await reply("1180000000000000555", fail_if_not_exists=False)
+        assert status == 200 and plain["type"] == 0 and "message_reference" not in plain

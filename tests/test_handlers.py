@@ -13,7 +13,7 @@ from core.store.memory import MemoryStore
 from core.store.sqlite import SQLiteStore
 from handlers import ask, draw, janken
 from handlers.port import Board, Command, GameView, JankenRequest, JankenRules, Services
-from handlers.registry import HANDLERS
+from handlers.registry import ANSWER_REPLY, HANDLERS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.recording_reply import RecordingReply
 
@@ -92,6 +92,39 @@ async def test_a_stream_broken_midway_is_not_remembered(services: Services, fake
     with pytest.raises(errors.Unavailable):
         await run("ask", cmd("hi", thread="t"), services)
     assert await services.store.load_history("slack:T1:C1:t") == []
+
+
+async def test_the_messages_of_an_answer_are_linked_to_its_conversation(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    reply = await run("ask", cmd("I am Ada."), services)
+    assert await services.store.conversation_of(reply.answers[0]) == "slack:T1:C1:thread-1"
+
+
+async def test_a_reply_to_an_answer_continues_its_conversation_and_is_linked_too(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.chunks = ["Hello ", "Ada."]
+    first = await run("ask", cmd("I am Ada."), services)
+    fake_openai.chunks = ["You are Ada."]
+    reply = RecordingReply()
+    assert await ANSWER_REPLY(first.answers[0], cmd("Who am I?", thread="elsewhere"), reply, services)
+    assert reply.kinds() == ["stream"]  # no new thread: the answer goes where the reply is
+    assert [m["content"] for m in fake_openai.calls("chat")[1].body["messages"][1:]] == [
+        "I am Ada.",
+        "Hello Ada.",
+        "Who am I?",
+    ]
+    assert await services.store.conversation_of(reply.answers[0]) == "slack:T1:C1:thread-1"
+    assert len(await services.store.load_history("slack:T1:C1:thread-1")) == 4
+
+
+async def test_a_reply_to_a_message_that_is_no_answer_does_nothing(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    reply = RecordingReply()
+    assert not await ANSWER_REPLY("C1:not-an-answer", cmd("Who am I?"), reply, services)
+    assert reply.events == [] and fake_openai.requests == []
 
 
 @pytest.mark.parametrize("name", ["ask", "draw"])

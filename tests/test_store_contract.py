@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import AsyncIterator
 from functools import partial
 
 import pytest
@@ -16,6 +17,7 @@ from core.conversation import Turn
 from core.janken import Move, Opponent, Outcome, Stats
 from core.store import BoardLink, PlayerKey, Store, codec
 from core.store.base import BOARDS_REMEMBERED
+from core.store.memory import MemoryStore
 from core.store.sqlite import SQLiteStore
 from tests.store_records import plant, plant_board_opponent
 
@@ -200,18 +202,64 @@ async def test_a_board_link_keeps_the_opponent_of_the_game_it_shows(store: Store
     assert (await store.board_of("C1:1.0")).opponent == Opponent("Dog")  # type: ignore[union-attr]
 
 
+async def test_an_answer_link_reads_back_and_an_unknown_message_is_none(store: Store) -> None:
+    assert await store.conversation_of("C1:1") is None
+    await store.link_answer("C1:1", "discord:G:C1:i1")
+    await store.link_answer("C1:2", "discord:G:C1:i1")  # a long answer's second message
+    await store.link_answer("C1:3", "discord:G:C1:i2")
+    assert await store.conversation_of("C1:1") == "discord:G:C1:i1"
+    assert await store.conversation_of("C1:2") == "discord:G:C1:i1"
+    assert await store.conversation_of("C1:3") == "discord:G:C1:i2"
+    assert await store.conversation_of("C1:4") is None
+    assert await store.board_of("C1:1") is None  # answer links and board links are apart
+
+
+async def test_relinking_an_answer_replaces_its_conversation(store: Store) -> None:
+    await store.link_answer("C1:1", "discord:G:C1:i1")
+    await store.link_answer("C1:1", "discord:G:C1:i2")
+    assert await store.conversation_of("C1:1") == "discord:G:C1:i2"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def few_answers(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:  # type: ignore[no-untyped-def]
+    """Every backend, remembering only 3 answer links (the real bound is too many to make here)."""
+    backend: Store = (
+        MemoryStore(answers_remembered=3)
+        if request.param == "memory"
+        else await SQLiteStore.open(tmp_path / "bot.db", answers_remembered=3)
+    )
+    yield backend
+    await backend.close()
+
+
+async def test_an_answer_link_is_forgotten_once_the_bound_of_newer_links_is_made(few_answers: Store) -> None:
+    store = few_answers
+    for ref in "abc":
+        await store.link_answer(ref, f"conv-{ref}")
+    assert [await store.conversation_of(ref) for ref in "abc"] == ["conv-a", "conv-b", "conv-c"]
+    await store.link_answer("d", "conv-d")  # the 4th link: "a" was made 3 links ago, it goes
+    assert await store.conversation_of("a") is None
+    await store.link_answer("b", "conv-b")  # relinked: renewed
+    await store.link_answer("e", "conv-e")
+    await store.link_answer("f", "conv-f")
+    found = {ref: await store.conversation_of(ref) for ref in "abcdef"}
+    assert found == {"a": None, "b": "conv-b", "c": None, "d": None, "e": "conv-e", "f": "conv-f"}
+
+
 async def test_sqlite_state_survives_reopening(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bot.db"
     first = await SQLiteStore.open(path)
     await first.apply_round(ALICE, "m1", WIN, start=game())
     await first.append_history("c1", [Turn("user", "hi")], keep=10)
     await first.link_board("C1:1.0", ALICE, "g1", CAT)
+    await first.link_answer("C1:2", "discord:G:C1:i1")
     await first.close()
     second = await SQLiteStore.open(path)
     assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
     assert (await second.get_stats(ALICE)).wins == 1
     assert await second.load_history("c1") == [Turn("user", "hi")]
     assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1", CAT)
+    assert await second.conversation_of("C1:2") == "discord:G:C1:i1"
     assert (await second.apply_round(ALICE, "m1", LOSE)).repeated  # type: ignore[union-attr]
     await second.close()
 

@@ -1,4 +1,5 @@
-"""The Discord platform: an auto-sharded client whose command tree and board buttons run the handlers.
+"""The Discord platform: an auto-sharded client whose command tree, board buttons and replies to its
+answers run the handlers.
 
 Every interaction is deferred first, then its handler runs as work after the
 ack (:class:`~bot.work.BackgroundWork`). Failures, whether in a command, a
@@ -20,6 +21,7 @@ from discord import app_commands
 from bot.discord_app import commands
 from bot.discord_app.buttons import JankenButton
 from bot.discord_app.live import DiscordPacer
+from bot.discord_app.messages import AnswerReplies
 from bot.discord_app.outlet import NO_PINGS, Outlet
 from bot.discord_app.reply import DiscordReply, board_ref
 from bot.work import BackgroundWork
@@ -52,7 +54,7 @@ class DiscordApp(discord.AutoShardedClient):
         if shard_ids is not None:
             sharding["shard_ids"] = list(shard_ids)
         super().__init__(
-            intents=discord.Intents.default(),  # no privileged intent: commands need none
+            intents=discord.Intents.default(),  # no privileged intent: commands, and replies that ping us, need none
             allowed_mentions=NO_PINGS,
             **sharding,
         )
@@ -60,6 +62,7 @@ class DiscordApp(discord.AutoShardedClient):
         self._guild = discord.Object(id=guild_id) if guild_id else None
         self._pacer = pacer or DiscordPacer()
         self._work = BackgroundWork()
+        self._replies = AnswerReplies(self, services, self._pacer, self._work)
         self._clock = clock
         self.tree: app_commands.CommandTree[DiscordApp] = app_commands.CommandTree(self)
         self.tree.on_error = self._tree_error  # type: ignore[method-assign]
@@ -89,6 +92,10 @@ class DiscordApp(discord.AutoShardedClient):
             await BOARD_CLICK(janken_board.decode(code).request(ref), command, reply, services)
 
         self._start(interaction, click)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A reply to one of the bot's answers continues that answer's conversation."""
+        self._replies.receive(message)
 
     def _start(self, interaction: discord.Interaction, handler: Handler) -> None:
         outlet = Outlet(interaction, clock=self._clock)

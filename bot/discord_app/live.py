@@ -3,19 +3,21 @@
 The first message of an answer is the interaction's own response (deferred at
 once, then edited); text past Discord's 2,000 characters continues in follow-up
 messages. An interaction's token lives 15 minutes: a message still being
-written after that continues as a plain channel message. discord.py waits out
-each route bucket itself (it reads ``X-RateLimit-*``), so the pacer here only
-spaces one message's edits.
+written after that continues as a plain channel message. A reply to an answer
+has no interaction: its answer's messages are replies to the user's message
+(:mod:`bot.discord_app.message_reply`). Either way the messages go through a
+:class:`Sink`. discord.py waits out each route bucket itself (it reads
+``X-RateLimit-*``), so the pacer here only spaces one message's edits.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Protocol
 
 import discord
 
-from bot.discord_app.outlet import Outlet
 from bot.live_stream import LiveMessage
 
 LIMIT = 2_000
@@ -37,13 +39,31 @@ class DiscordPacer:
         yield
 
 
+class Sink(Protocol):
+    """Where an answer's messages go: an interaction's :class:`Outlet`, or replies to a user's message."""
+
+    async def send(self, content: str | None) -> discord.Message:
+        """Post a new message."""
+
+    async def edit(self, message: discord.Message, content: str | None) -> discord.Message:
+        """Rewrite ``message`` (or continue it elsewhere); return the message now showing it."""
+
+    def answered(self, message: discord.Message) -> None:
+        """``message`` ends one part of an answer: it is one to link to the conversation."""
+
+
+def answer_ref(channel_id: int, message_id: int) -> str:
+    """How the store knows an answer's message: the same for the message we sent and a reply to it."""
+    return f"{channel_id}:{message_id}"
+
+
 class DiscordMessage:
     """One message of an answer, rewritten whole at each edit."""
 
     edit_turn = finish_turn = EDIT
     finish_at_once = False
 
-    def __init__(self, outlet: Outlet) -> None:
+    def __init__(self, outlet: Sink) -> None:
         self._outlet = outlet
         self._message: discord.Message | None = None
         self._shown = ""
@@ -64,7 +84,7 @@ class DiscordAnswer:
 
     cut_reason = "discord_cut"
 
-    def __init__(self, outlet: Outlet) -> None:
+    def __init__(self, outlet: Sink) -> None:
         self._outlet = outlet
 
     async def opening_turn(self, *, finished: bool) -> str:

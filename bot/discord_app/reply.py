@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator
@@ -10,10 +11,11 @@ from typing import Any
 import discord
 
 from bot.discord_app import render
-from bot.discord_app.live import DiscordAnswer, DiscordPacer
+from bot.discord_app.live import DiscordAnswer, DiscordPacer, answer_ref
 from bot.discord_app.outlet import Outlet
 from bot.live_stream import LiveStream
 from core.ai import GeneratedImage
+from core.imaging import fit_image
 from core.messages import text
 from handlers.port import GameView
 
@@ -38,11 +40,22 @@ class DiscordReply:
         the conversation is named after the interaction."""
         return str(self._outlet.interaction.id)
 
-    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
+        """The answer in the response (and follow-ups); returns their refs, for replies to continue it."""
         await self._clear_progress()
+        shown = len(self._outlet.answers)
         await LiveStream(DiscordAnswer(self._outlet), self._pacer).run(deltas)
+        return [answer_ref(m.channel.id, m.id) for m in self._outlet.answers[shown:]]
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
+        """The image as an attached file, re-encoded in a worker thread if it passes the upload limit."""
+        limit = self._outlet.interaction.filesize_limit
+        try:
+            fitted = await asyncio.to_thread(fit_image, image.data, limit, image.mime)
+        except BaseException:
+            await self._clear_progress()  # nothing will replace it
+            raise
+        image = GeneratedImage(fitted.data, fitted.mime)  # the file name's extension follows the type
         upload = discord.File(io.BytesIO(image.data), filename=image.filename(caption))
         posted = await self._send(caption, files=[upload])
         return posted.attachments[0].url if posted.attachments else ""

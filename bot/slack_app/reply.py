@@ -91,10 +91,12 @@ class SlackReply:
             )
         return str(posted["ts"])
 
-    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
+        """Stream into ``thread``; no refs, as the thread itself is the conversation."""
         target = StreamTarget(self._place.team, self._place.channel, thread, self._place.user)
         with slack_errors():
             await self._streamer.stream(target, deltas)
+        return []
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         comment = text(

@@ -28,6 +28,9 @@ MOVES_REMEMBERED = 200
 BOARDS_REMEMBERED = 50
 """How many board links a backend keeps per player (the newest); an older board reads as unknown."""
 
+ANSWERS_REMEMBERED = 100_000
+"""How many answer links a backend keeps: a link is forgotten once this many more have been made."""
+
 
 @dataclass(frozen=True)
 class PlayerKey:
@@ -122,6 +125,21 @@ class Store(abc.ABC):
         board never linked or no longer remembered. A click on a board trusts this, not the
         board's own data. An opponent that cannot be read is logged once and reads as ``None``.
         """
+
+    @abc.abstractmethod
+    async def link_answer(self, ref: str, conversation: str) -> None:
+        """Record that answer message ``ref`` belongs to ``conversation`` (a history key).
+
+        ``ref`` is opaque (the caller makes it unique per platform and message). Linking a ref
+        again replaces its conversation and renews it. The links are bounded by count, not time:
+        a link is forgotten once :data:`ANSWERS_REMEMBERED` further links have been made after it
+        (a backend may take the bound from its constructor), so at most that many are kept.
+        """
+
+    @abc.abstractmethod
+    async def conversation_of(self, ref: str) -> str | None:
+        """The conversation answer message ``ref`` belongs to; ``None`` for a message never linked
+        or no longer remembered. A reply to that message continues this conversation."""
 
     @abc.abstractmethod
     async def load_history(self, conversation: str) -> list[Turn]:

@@ -9,6 +9,7 @@ from core.conversation import Turn
 from core.janken import Game, Opponent, Stats
 from core.store import codec
 from core.store.base import (
+    ANSWERS_REMEMBERED,
     BOARDS_REMEMBERED,
     MOVES_REMEMBERED,
     BoardLink,
@@ -27,7 +28,7 @@ class MemoryStore(Store):
     (and refuses) the same records in the same way.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, answers_remembered: int = ANSWERS_REMEMBERED) -> None:
         self._games: dict[PlayerKey, str] = {}
         self._stats: dict[PlayerKey, str] = {}
         self._moves: defaultdict[PlayerKey, OrderedDict[str, str]] = defaultdict(OrderedDict)
@@ -36,6 +37,10 @@ class MemoryStore(Store):
         """Each board's player, game id and encoded opponent."""
         self._boards_of: defaultdict[PlayerKey, OrderedDict[str, None]] = defaultdict(OrderedDict)
         """Each player's board refs, oldest first, to keep the newest ``BOARDS_REMEMBERED``."""
+        self._answers: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        """Each answer ref's link number and conversation, oldest link first."""
+        self._answer_links = 0
+        self._answers_remembered = answers_remembered
 
     async def get_game(self, player: PlayerKey) -> Game | None:
         return self._game(player)
@@ -103,6 +108,18 @@ class MemoryStore(Store):
             self._boards[ref] = (player, game_id, None)
             codec.log_discarded(str(player), f"opponent of board {ref!r}", exc)
             return BoardLink(player, game_id)
+
+    async def link_answer(self, ref: str, conversation: str) -> None:
+        self._answer_links += 1
+        self._answers.pop(ref, None)
+        self._answers[ref] = (self._answer_links, conversation)
+        forgotten = self._answer_links - self._answers_remembered  # this link number and older go
+        while self._answers and next(iter(self._answers.values()))[0] <= forgotten:
+            self._answers.popitem(last=False)
+
+    async def conversation_of(self, ref: str) -> str | None:
+        link = self._answers.get(ref)
+        return None if link is None else link[1]
 
     async def load_history(self, conversation: str) -> list[Turn]:
         return list(self._history.get(conversation, ()))

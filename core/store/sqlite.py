@@ -22,6 +22,7 @@ from core.errors import Unavailable
 from core.janken import Game, Opponent, Stats
 from core.store import codec
 from core.store.base import (
+    ANSWERS_REMEMBERED,
     BOARDS_REMEMBERED,
     MOVES_REMEMBERED,
     BoardLink,
@@ -55,6 +56,11 @@ CREATE TABLE IF NOT EXISTS boards (
     opponent TEXT
 );
 CREATE INDEX IF NOT EXISTS boards_by_player ON boards (platform, workspace, user_id, seq);
+CREATE TABLE IF NOT EXISTS answers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ref TEXT NOT NULL UNIQUE,
+    conversation TEXT NOT NULL
+);
 """
 
 
@@ -78,12 +84,19 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 class SQLiteStore(Store):
     """A store in one SQLite file; open it with :meth:`open`."""
 
-    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        *,
+        answers_remembered: int = ANSWERS_REMEMBERED,
+    ) -> None:
         self._conn = conn
         self._executor = executor
+        self._answers_remembered = answers_remembered
 
     @classmethod
-    async def open(cls, path: str | Path) -> SQLiteStore:
+    async def open(cls, path: str | Path, *, answers_remembered: int = ANSWERS_REMEMBERED) -> SQLiteStore:
         """Open (creating if needed) the database at ``path``."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
 
@@ -101,7 +114,7 @@ class SQLiteStore(Store):
         except (sqlite3.Error, OSError) as exc:
             executor.shutdown()
             raise Unavailable("store_unavailable") from exc
-        return cls(conn, executor)
+        return cls(conn, executor, answers_remembered=answers_remembered)
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool = False) -> _T:
         def transaction() -> _T:
@@ -248,6 +261,23 @@ class SQLiteStore(Store):
             if dropped:
                 codec.log_discarded(str(player), f"opponent of board {ref!r}", exc)
             return BoardLink(player, game_id)
+
+    async def link_answer(self, ref: str, conversation: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            # REPLACE deletes a ref's old row and inserts one with the next seq: a relinked answer is renewed
+            link = conn.execute(
+                "INSERT OR REPLACE INTO answers (ref, conversation) VALUES (?, ?)", (ref, conversation)
+            ).lastrowid
+            # seq counts links (AUTOINCREMENT never reuses one), so this is a range on the primary key
+            conn.execute("DELETE FROM answers WHERE seq <= ?", ((link or 0) - self._answers_remembered,))
+
+        await self._run(work, write=True)
+
+    async def conversation_of(self, ref: str) -> str | None:
+        row = await self._run(
+            lambda conn: conn.execute("SELECT conversation FROM answers WHERE ref = ?", (ref,)).fetchone()
+        )
+        return None if row is None else str(row[0])
 
     async def load_history(self, conversation: str) -> list[Turn]:
         rows = await self._run(

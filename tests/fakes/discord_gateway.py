@@ -10,7 +10,10 @@ Z_SYNC_FLUSH; `zstd-stream` uses `zstandard` when installed. Strict like Discord
 token closes 4004, an invalid shard 4010, a privileged intent the portal does not allow 4014, a
 second IDENTIFY 4005, anything before IDENTIFY 4003, an unknown op 4001, bad JSON or a payload over
 4096 bytes 4002, more than 120 payloads in 60 s 4008; identifies closer than 5 s apart (per
-max_concurrency bucket) get INVALID_SESSION (op 9, d=false). Sockets live on the fake's loop;
+max_concurrency bucket) get INVALID_SESSION (op 9, d=false). Messages follow the intents:
+MESSAGE_CREATE/UPDATE/DELETE go to sessions with GUILD_MESSAGES (guild) or DIRECT_MESSAGES (DM), and a
+session without MESSAGE_CONTENT gets a guild message's content, embeds, attachments and components empty
+unless the bot wrote it or is in its `mentions` (events/gateway.mdx, "Message Content Intent"). Sockets live on the fake's loop;
 `dispatch` and the waiters may be awaited from any loop.
 """
 
@@ -33,6 +36,8 @@ from .discord_payloads import PayloadBuilders
 
 GATEWAY_PATH = "/gateway"
 GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT = 1 << 1, 1 << 8, 1 << 15
+GUILD_MESSAGES, DIRECT_MESSAGES = 1 << 9, 1 << 12
+MESSAGE_EVENTS = ("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK")
 PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 # application flags that say a privileged intent is switched on (resources/application.mdx)
 INTENT_FLAGS = {GUILD_PRESENCES: 1 << 13, GUILD_MEMBERS: 1 << 15, MESSAGE_CONTENT: 1 << 19}
@@ -203,9 +208,9 @@ class GatewayMixin(PayloadBuilders):
         return [s for s in sessions if shard_id in (None, "all") or not s.shard or s.shard[0] == shard_id]
 
     async def _dispatch(self, event: str, data: JsonDict, shard_id: int | str) -> int:
-        targets = self._targets(shard_id)
+        targets = [s for s in self._targets(shard_id) if _subscribed(s, event, data)]
         for session in targets:
-            await self._emit(session, event, data)
+            await self._emit(session, event, _as_seen(session, event, data, self.application_id))
         return len(targets)
 
     async def _emit(self, session: Session, event: str, data: JsonDict) -> None:
@@ -338,6 +343,34 @@ class GatewayMixin(PayloadBuilders):
             await conn.send(payload)
         await self._emit(session, "RESUMED", {})
         return None
+
+
+def _subscribed(session: Session, event: str, data: JsonDict) -> bool:
+    """Whether the session's intents ask for the event (only message events are checked)."""
+    if event not in MESSAGE_EVENTS:
+        return True
+    return bool(session.intents & (GUILD_MESSAGES if data.get("guild_id") else DIRECT_MESSAGES))
+
+
+def _as_seen(session: Session, event: str, data: JsonDict, bot_id: str) -> JsonDict:
+    """A message as the session receives it: content fields empty unless the bot may read them."""
+    if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE") or session.intents & MESSAGE_CONTENT:
+        return data
+    return _readable(data, bot_id, in_guild=bool(data.get("guild_id")))
+
+
+def _readable(message: JsonDict, bot_id: str, *, in_guild: bool) -> JsonDict:
+    """The message with its content withheld, unless in a DM, by the bot, or mentioning it."""
+    seen = dict(message)
+    if isinstance(message.get("referenced_message"), dict):  # in the same channel, so the same guild
+        seen["referenced_message"] = _readable(message["referenced_message"], bot_id, in_guild=in_guild)
+    author = (message.get("author") or {}).get("id")
+    mentioned = any(m.get("id") == bot_id for m in message.get("mentions") or [])
+    if not in_guild or author == bot_id or mentioned:
+        return seen
+    seen.update(content="", embeds=[], attachments=[], components=[])
+    seen.pop("poll", None)
+    return seen
 
 
 def _shard_id(session: Session) -> int:

@@ -310,16 +310,26 @@ class InteractionRoutes(DiscordState):
         return message
 
     def _create_message(self, req: Request) -> Answer:
+        """A channel message; a reply to a message gone is refused, or, with fail_if_not_exists false,
+        sent as a plain message (resources/message.mdx, "Message Reference Structure")."""
         payload, channel = req.payload, req.params["channel_id"]
         reference = payload.get("message_reference")
         if reference:
             ref = self._messages.get(str(reference.get("message_id")))
             if ref is None or ref.deleted or ref.channel_id != str(reference.get("channel_id") or channel):
-                errors = FormErrors()
-                errors.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
-                errors.raise_if_any()
+                if reference.get("fail_if_not_exists", True):
+                    errors = FormErrors()
+                    errors.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                    errors.raise_if_any()
+                reference = None
+            else:  # as Discord returns it: snowflakes as strings
+                reference = {
+                    "type": int(reference.get("type") or 0),
+                    "message_id": ref.id,
+                    "channel_id": channel,
+                }
         message = self._new_message(channel, payload, req.files, ephemeral_ok=False,
-                                    message_reference=copy.deepcopy(reference), type=19 if reference else 0)  # fmt: skip
+                                    message_reference=reference, type=19 if reference else 0)  # fmt: skip
         return 200, self._render(message)
 
     def _get_message(self, req: Request) -> Answer:

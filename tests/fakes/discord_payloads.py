@@ -1,4 +1,5 @@
-"""Realistic gateway payloads: INTERACTION_CREATE for slash commands and button clicks, GUILD_CREATE.
+"""Realistic gateway payloads: INTERACTION_CREATE for slash commands and button clicks, MESSAGE_CREATE
+for what people post (replies included), GUILD_CREATE.
 
 Part of `FakeDiscordAPI`. Each builder returns a fresh payload (new snowflake id, new token) and
 registers the interaction, so its 3 s and 15 min clocks start when it is built. Builders are as strict
@@ -6,11 +7,13 @@ as Discord about what a user can invoke: a slash command must be registered wher
 commands only in their guild; a global command's `contexts` and `integration_types` must allow the
 place and the install), its options must exist, required ones must be given and choices respected;
 a button must be on the message it is clicked on. `strict=False` skips the registry checks.
-Field names follow interactions/receiving-and-responding.mdx ("Interaction Structure").
+Field names follow interactions/receiving-and-responding.mdx ("Interaction Structure") and
+resources/message.mdx ("Message Object", "Message Reference Structure").
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -111,6 +114,48 @@ class PayloadBuilders(InteractionRoutes):
         context = (GUILD if guild_id else BOT_DM) if context is None else context
         return self._interaction(3, {"custom_id": custom_id, "component_type": 2}, guild_id, message.channel_id,
                                  user_id, locale, context, installs, rendered)  # fmt: skip
+
+    def user_message(
+        self,
+        content: str,
+        *,
+        reply_to: str | None = None,
+        ping: bool = True,
+        channel_id: str = CHANNEL_ID,
+        guild_id: str | None = GUILD_ID,
+        author: JsonDict | None = None,
+    ) -> JsonDict:
+        """MESSAGE_CREATE data for a message someone posts, stored in the message store as Discord does.
+
+        `reply_to` makes it a reply (type 19) to that stored message, with `message_reference` and
+        `referenced_message`; `ping` is the reply's "@ mention" toggle: on, the replied message's
+        author is in `mentions`. Every `<@id>` in `content` is a mention too. What a session receives
+        of it depends on its intents (the gateway blanks the content for sessions that may not read it).
+        """
+        author = author or user_payload()
+        users = {self.application_id: self._bot_user}
+        mentioned = {m: users.get(m) or user_payload(m) for m in re.findall(r"<@!?(\d+)>", content)}
+        reference: JsonDict | None = None
+        with self.lock:
+            replied = self._messages.get(str(reply_to)) if reply_to else None
+            if reply_to and (replied is None or replied.deleted or replied.channel_id != channel_id):
+                raise ValueError(f"there is no message {reply_to} in channel {channel_id} to reply to")
+            if replied is not None:
+                reference = {"type": 0, "message_id": replied.id, "channel_id": channel_id,
+                             **({"guild_id": guild_id} if guild_id else {})}  # fmt: skip
+                if ping:
+                    mentioned[str(replied.author["id"])] = replied.author
+            stored = Message(self._snowflake(), channel_id, content, author=author, type=19 if replied else 0,
+                             message_reference=reference)  # fmt: skip
+            self._messages[stored.id] = stored
+            payload = self._render(stored)
+            if replied is not None:
+                payload["referenced_message"] = self._render(replied)
+        payload["mentions"] = list(mentioned.values())
+        if guild_id:
+            payload.update(guild_id=guild_id, member={"roles": [], "joined_at": _now_iso(), "nick": None,
+                           "deaf": False, "mute": False, "flags": 0, "pending": False})  # fmt: skip
+        return payload
 
     # ----- helpers -----
     def _snowflake_locked(self) -> str:

@@ -12,6 +12,8 @@ from handlers.port import GameView
 
 _BOARD_NUMBERS = itertools.count(1)
 """Boards posted by any RecordingReply get distinct refs, as messages on a platform do."""
+_ANSWER_NUMBERS = itertools.count(1)
+"""So do the messages carrying answers."""
 
 
 @dataclass
@@ -19,13 +21,15 @@ class RecordingReply:
     """Keeps every call in ``events`` as ``(kind, value)`` in order.
 
     ``clicked`` is the ref of the board a click came from (``None`` for a typed command);
-    ``boards`` records each board shown as ``("edit", ref)`` or ``("post", ref)``.
+    ``boards`` records each board shown as ``("edit", ref)`` or ``("post", ref)``;
+    ``answers`` the refs each stream returned, one message per stream.
     """
 
     events: list[tuple[str, object]] = field(default_factory=list)
     threads: int = 0
     clicked: str | None = None
     boards: list[tuple[str, str]] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -44,13 +48,15 @@ class RecordingReply:
         self.events.append(("thread", title))
         return f"thread-{self.threads}"
 
-    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> None:
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
         pieces = []
         try:
             async for delta in deltas:
                 pieces.append(delta)
         finally:
             self.events.append(("stream", (thread, pieces)))
+        self.answers.append(f"answer-{next(_ANSWER_NUMBERS)}")
+        return self.answers[-1:]
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
         self.events.append(("image", (image, caption)))

@@ -1,0 +1,103 @@
+"""Replies to the bot's answers on Discord: a reply continues the conversation of the answer it replies to.
+
+The client keeps the default intents, without the privileged message-content
+one. Discord still gives a bot the content of a message that mentions it, of a
+DM with it, and of its own messages; a reply mentions the author of the message
+it replies to unless the user switches the reply's "@ ping" off. So a reply to
+an answer (with the ping on, or with ``@bot`` typed in it, or in a DM) arrives
+with its text, and is answered with that answer's history: the store links every
+answer message to its conversation (:meth:`core.store.Store.link_answer`).
+
+A reply whose ping was switched off, outside a DM, arrives with empty content:
+there is no question to read, and it is ignored like any other message that is
+no reply to a linked answer, or that comes from a bot (this one included).
+The answer is a reply to the user's message (:mod:`bot.discord_app.message_reply`),
+and its messages are linked too, so a chain of replies keeps the conversation going.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+
+from bot.discord_app.live import DiscordPacer, answer_ref
+from bot.discord_app.message_reply import MessageReply
+from bot.work import BackgroundWork
+from handlers.failures import unexpected, user_message
+from handlers.port import Command, Services
+from handlers.registry import ANSWER_REPLY
+
+_log = logging.getLogger(__name__)
+
+
+class AnswerReplies:
+    """Turns replies to the bot's answers into follow-up questions, run as tracked work."""
+
+    def __init__(
+        self, client: discord.Client, services: Services, pacer: DiscordPacer, work: BackgroundWork
+    ) -> None:
+        self._client = client
+        self._services = services
+        self._pacer = pacer
+        self._work = work
+
+    def receive(self, message: discord.Message) -> None:
+        """Start answering ``message`` if it is a readable reply to one of the bot's messages.
+
+        Whether the message it replies to is a linked answer is the handler's to find out:
+        if it is not, nothing is posted.
+        """
+        me = self._client.user
+        reference = message.reference
+        if (
+            me is None
+            or message.author.bot
+            or message.type is not discord.MessageType.reply
+            or reference is None
+            or reference.message_id is None
+        ):
+            return
+        question = question_of(message, me.id)
+        if not question:
+            _log.debug("reply %s has no text to read (its ping to the bot was off?)", message.id)
+            return
+        ref = answer_ref(message.channel.id, reference.message_id)
+        command = command_of(message, question, thread=str(reference.message_id))
+        reply = MessageReply(message, self._pacer, command.locale)
+
+        async def work() -> None:
+            if not await ANSWER_REPLY(ref, command, reply, self._services):
+                _log.debug("reply %s is to no linked answer; ignored", message.id)
+
+        async def on_error(error: Exception) -> None:
+            if unexpected(error):
+                _log.error("reply to an answer failed", exc_info=error)
+            else:
+                _log.info("answered with %s: %s", type(error).__name__, error)
+            await reply.send_private(user_message(error, command.locale))
+
+        self._work.start(work, on_error)
+
+
+def question_of(message: discord.Message, bot_id: int) -> str:
+    """The message's text without mentions of the bot ("" when Discord withheld the content)."""
+    return re.sub(rf"<@!?{bot_id}>", "", message.content).strip()
+
+
+def command_of(message: discord.Message, text: str, *, thread: str) -> Command:
+    """The neutral command a reply carries; its thread is the message it replies to."""
+    guild, user = message.guild, message.author
+    language = str(guild.preferred_locale.value).split("-")[0] if guild is not None else "en"
+    return Command(
+        "discord",
+        str(guild.id) if guild is not None else "dm",
+        str(message.channel.id),
+        str(user.id),
+        text,
+        thread=thread,
+        user_name=user.display_name,
+        locale=language,
+        request_id=str(message.id),
+    )
