@@ -61,7 +61,7 @@ class DiscordMessage:
     """One message of an answer, rewritten whole at each edit."""
 
     edit_turn = finish_turn = EDIT
-    finish_at_once = False
+    finish_at_once = True  # the last edit need not wait out the spacing: one more within the bucket
 
     def __init__(self, outlet: Sink) -> None:
         self._outlet = outlet
