@@ -155,7 +155,7 @@ class LiveStream:
             await self._show(head, final=True, paid=paid)
             self._message = None
             paid = await self._target.opening_turn(finished=final)
-        if self._raw or final:
+        if self._raw.strip() or (final and self._message is not None):  # never an empty message
             await self._show(self._raw, final=final, paid=paid)
 
     async def _show(self, raw: str, *, final: bool, paid: str) -> None:

@@ -53,3 +53,8 @@ class BackgroundWork:
             _log.info("letting %d answers finish before stopping", len(self._tasks))
         while self._tasks and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(set(self._tasks), timeout=remaining)
+        if self._tasks:  # out of time: stop them now, so each closes its message with a note
+            _log.warning("stopping %d answers that did not finish in time", len(self._tasks))
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -76,6 +76,7 @@ _EN = {
     "game_quit": "Game against {opponent} ended.",
     "play_again": "Play again",
     "not_your_game": "This game belongs to someone else. Start your own with /janken.",
+    "old_board": "That board is from an older version of the bot. Start a new game with /janken.",
     "stale_board": "That board is out of date; here is your game now.",
     "no_game": "You have no game running. Start one with /janken.",
     "stats": (

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.errors import UserInputError
 from core.janken import Move
 from handlers.port import Board, JankenRequest
 
@@ -62,6 +63,14 @@ class BoardButton:
         if self.move is None:
             return JankenRequest("again", board=board)
         return JankenRequest("play", move=self.move, board=board)
+
+
+def clicked(code: object, ref: str) -> JankenRequest:
+    """What a click on a button carrying ``code`` asks for; a code we cannot read gets a short answer."""
+    try:
+        return decode(code).request(ref)
+    except UnreadableButton as exc:
+        raise UserInputError("old_board") from exc
 
 
 def encode(button: BoardButton) -> str:

@@ -224,3 +224,18 @@ async def test_a_private_answer_after_a_deferral_stays_private(bot: Running) -> 
     await until(lambda: [m for m in bot.discord.channel_messages(CHANNEL_ID) if m.ephemeral], timeout=5)
     [record] = [m for m in bot.discord.channel_messages(CHANNEL_ID) if m.ephemeral]
     assert record.content.startswith("Your record") and bot.visible() == []
+
+
+async def test_an_upload_refused_leaves_no_progress_line_and_tells_the_asker(bot: Running) -> None:
+    bot.openai.delay = 0.5  # the image comes after the progress line is up and the fault is set
+    await bot.discord.dispatch(
+        "INTERACTION_CREATE", bot.discord.slash_command("draw", {"prompt": "a red fox"})
+    )
+    await until(
+        lambda: any(m.content.startswith("⏳") for m in bot.discord.channel_messages(CHANNEL_ID)), timeout=5
+    )
+    bot.discord.fail(EDIT_ORIGINAL, 403, code=50013, message="Missing Permissions", times=None)
+    await until(lambda: [m for m in bot.discord.channel_messages(CHANNEL_ID) if m.ephemeral], timeout=10)
+    assert bot.visible() == []  # the "Drawing…" line is gone with the failed upload
+    [told] = [m for m in bot.discord.channel_messages(CHANNEL_ID) if m.ephemeral]
+    assert "went wrong" in told.content or "refused" in told.content

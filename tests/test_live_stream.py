@@ -111,3 +111,12 @@ async def test_a_cancelled_stream_is_closed_with_a_note() -> None:
         await running
     [message] = target.messages
     assert message.finished and "restarting" in message.shown[-1]
+
+
+async def test_an_answer_whose_overflow_is_only_whitespace_opens_no_empty_message() -> None:
+    target = Target(limit=100)
+    answer = "word " * 20 + "\n\n\n"  # 103 characters: past the cut at 100 there are only blanks
+    await LiveStream(target, Pacer()).run(deltas([answer], 0))
+    shown = [m.shown[-1] for m in target.messages]
+    assert all(text.strip() for text in shown) and all(m.finished for m in target.messages)
+    assert " ".join(" ".join(shown).split()) == " ".join(answer.split())

@@ -89,7 +89,7 @@ class DiscordApp(discord.AutoShardedClient):
         async def click(command: Command, reply: Reply, services: Services) -> None:
             message = interaction.message
             ref = board_ref(message.channel.id, message.id) if message is not None else ""
-            await BOARD_CLICK(janken_board.decode(code).request(ref), command, reply, services)
+            await BOARD_CLICK(janken_board.clicked(code, ref), command, reply, services)
 
         self._start(interaction, click)
 

@@ -63,6 +63,9 @@ class Outlet:
     async def edit(self, message: discord.Message, content: str | None, **fields: Any) -> discord.Message:
         """``message`` with new content; past the token's life, its continuation in the channel."""
         if self.expired() and isinstance(message, (discord.WebhookMessage, discord.InteractionMessage)):
+            attachments = fields.pop("attachments", None)
+            if attachments:
+                fields["files"] = attachments
             return await self._channel().send(content, allowed_mentions=NO_PINGS, **fields)
         edited = await message.edit(content=content, allowed_mentions=NO_PINGS, **fields)
         return edited or message
@@ -84,7 +87,10 @@ class Outlet:
         """Remove a deferred response nothing replaced (its "thinking…" would stay forever)."""
         if self.interaction.response.is_done() and not self.original_used and not self.expired():
             self.original_used = True
-            await self.interaction.delete_original_response()
+            try:
+                await self.interaction.delete_original_response()
+            except discord.HTTPException:  # tidying must not hide what went wrong before it
+                _log.warning("could not remove a deferred response", exc_info=True)
 
     def _channel(self) -> discord.abc.Messageable:
         channel = self.interaction.channel

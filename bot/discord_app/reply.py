@@ -88,7 +88,12 @@ class DiscordReply:
         if self._progress is not None:
             progress, self._progress = self._progress, None
             attachments = files or discord.utils.MISSING
-            return await self._outlet.edit(progress, content, attachments=attachments, **fields)
+            try:
+                return await self._outlet.edit(progress, content, attachments=attachments, **fields)
+            except Exception:
+                self._progress = progress
+                await self._clear_progress()  # nothing half-done: the progress line goes too
+                raise
         return await self._outlet.send(content, files=files, **fields)
 
     async def _clear_progress(self) -> None:

@@ -278,7 +278,7 @@ def janken_request(action: dict[str, Any], ref: str) -> JankenRequest:
     The code alone says what the button does (the action id only routes the click to us);
     one that cannot be read raises :class:`~handlers.janken_board.UnreadableButton`.
     """
-    return janken_board.decode(action.get("value")).request(ref)
+    return janken_board.clicked(action.get("value"), ref)
 
 
 def from_message(
