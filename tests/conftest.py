@@ -7,15 +7,21 @@ removed from the environment before each test.
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import openai
 import pytest
+import redis
 
 from core.ai import AIService
 from core.store.base import Store
 from core.store.memory import MemoryStore
+from core.store.redis import RedisStore
 from core.store.sqlite import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -34,6 +40,12 @@ CREDENTIALS = (
     "STORE_URL",
     "REDIS_URL",
 )
+
+REDIS_URL_AT_START = os.environ.get("REDIS_URL")
+"""Read before any test runs: the ``offline`` fixture removes ``REDIS_URL`` from each test's environment."""
+
+REDIS_START_TIMEOUT = 10.0
+"""Seconds a ``redis-server`` started for the session has to answer PING."""
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -82,11 +94,85 @@ async def ai(fake_openai: FakeOpenAI) -> AsyncIterator[AIService]:
         yield AIService(client, chat_model="test-chat", image_model="test-image", system_prompt="Be brief.")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis for the session: ``REDIS_URL`` if set when the run started, else a ``redis-server``
+    started on a free loopback port (no persistence) and stopped at the end, else the Redis
+    tests are skipped. Tests that use it flush its database first (see :func:`redis_db`)."""
+    if REDIS_URL_AT_START:
+        yield REDIS_URL_AT_START
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("Redis tests need REDIS_URL or redis-server on PATH")
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + REDIS_START_TIMEOUT
+        while not _answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def redis_db(redis_url: str) -> str:
+    """The session's Redis URL, its database emptied, so no test sees another's keys."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_url
+
+
+async def open_backend(
+    name: str,
+    request: pytest.FixtureRequest,
+    tmp_path,
+    **options: int,  # type: ignore[no-untyped-def]
+) -> Store:
+    """A fresh store of backend ``name`` ("memory", "sqlite" or "redis")."""
+    if name == "memory":
+        return MemoryStore(**options)
+    if name == "sqlite":
+        return await SQLiteStore.open(tmp_path / "bot.db", **options)
+    return await RedisStore.open(request.getfixturevalue("redis_db"), **options)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:  # type: ignore[no-untyped-def]
     """Every backend, so one contract suite runs against each."""
-    backend: Store = (
-        MemoryStore() if request.param == "memory" else await SQLiteStore.open(tmp_path / "bot.db")
-    )
+    backend = await open_backend(request.param, request, tmp_path)
     yield backend
     await backend.close()

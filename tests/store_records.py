@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.store import PlayerKey, Store
 from core.store.memory import MemoryStore
+from core.store.redis import PREFIX, RedisStore
 from core.store.sqlite import SQLiteStore
 
 
@@ -24,6 +25,12 @@ async def plant(store: Store, table: str, player: PlayerKey, text: str, *, move_
         else:
             sql, args = f"INSERT OR REPLACE INTO {table} (data, player) VALUES (?, ?)", ()
         await store._run(lambda conn: conn.execute(sql, (text, str(player), *args)), write=True)
+    elif isinstance(store, RedisStore):
+        if table == "moves":
+            await store._redis.hset(f"{PREFIX}moves:{player}", move_id, text)
+        else:
+            kind = {"games": "game", "stats": "stats"}[table]
+            await store._redis.set(f"{PREFIX}{kind}:{player}", text)
     else:
         raise TypeError(f"no way to plant records in {type(store).__name__}")
 
@@ -36,5 +43,7 @@ async def plant_board_opponent(store: Store, ref: str, text: str) -> None:
     elif isinstance(store, SQLiteStore):
         sql = "UPDATE boards SET opponent = ? WHERE ref = ?"
         await store._run(lambda conn: conn.execute(sql, (text, ref)), write=True)
+    elif isinstance(store, RedisStore):
+        await store._redis.hset(f"{PREFIX}board:{ref}", "opponent", text)
     else:
         raise TypeError(f"no way to plant records in {type(store).__name__}")

@@ -66,22 +66,17 @@ def test_supported_store_urls_are_accepted(url: str) -> None:
     assert Settings.from_env({"STORE_URL": url}, dotenv_path=None).store_url == url
 
 
-def test_redis_url_is_read_when_store_url_is_unset_and_refused_without_its_password() -> None:
-    with pytest.raises(ConfigError) as caught:
-        Settings.from_env({"REDIS_URL": "redis://:hunter2@db:6379/0"}, dotenv_path=None)
-    assert str(caught.value).startswith("REDIS_URL='redis://***@db:6379/0' is not supported")
-    assert "hunter2" not in str(caught.value)
+def test_redis_url_is_read_when_store_url_is_unset_and_store_url_wins_when_both_are_set() -> None:
+    settings = Settings.from_env({"REDIS_URL": "redis://:hunter2@db:6379/0"}, dotenv_path=None)
+    assert settings.store_url == "redis://:hunter2@db:6379/0" and "hunter2" not in repr(settings)
     settings = Settings.from_env({"REDIS_URL": "redis://db", "STORE_URL": "memory://"}, dotenv_path=None)
     assert settings.store_url == "memory://"
 
 
 SECRET_URLS = [
-    "redis://:hunter2@db:6379/0",
-    "redis://admin:hunter2@db:6379/0",
-    "redis://hunter2@db",
-    "rediss://db:6380/0?password=hunter2",
-    "redis://db/0?db=1&token=hunter2",
     "mongodb://u:hunter2@db/?authSource=admin",
+    "mysql://admin:hunter2@db:3306/bot",
+    "postgres://:hunter2@db/bot?sslmode=require",
     "sqlite://u:hunter2@bot.db",
     "sqlite://bot.db?token=hunter2",
     "hunter2@db",
@@ -104,6 +99,27 @@ def test_a_refused_store_url_never_shows_its_secret(
 def test_the_store_url_stays_out_of_repr() -> None:
     settings = Settings.from_env({"STORE_URL": "sqlite:///hunter2.db"}, dotenv_path=None)
     assert "hunter2" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2@127.0.0.1:1/0",
+        "redis://admin:hunter2@127.0.0.1:1/0",
+        "redis://127.0.0.1:1/0?password=hunter2",
+    ],
+)
+def test_a_redis_that_cannot_be_reached_stops_start_up_without_the_secret(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REDIS_URL", url)
+    caplog.set_level(logging.DEBUG)
+    assert entrypoint.main(["console"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("configuration error: STORE_URL=") and len(err.strip().splitlines()) == 1
+    assert "hunter2" not in err + caplog.text
 
 
 @pytest.mark.parametrize(

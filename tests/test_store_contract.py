@@ -17,8 +17,9 @@ from core.conversation import Turn
 from core.janken import Move, Opponent, Outcome, Stats
 from core.store import BoardLink, PlayerKey, Store, codec
 from core.store.base import BOARDS_REMEMBERED
-from core.store.memory import MemoryStore
+from core.store.redis import RedisStore
 from core.store.sqlite import SQLiteStore
+from tests.conftest import open_backend
 from tests.store_records import plant, plant_board_opponent
 
 ALICE = PlayerKey("slack", "T1", "alice")
@@ -127,6 +128,19 @@ async def test_concurrent_moves_apply_exactly_once_each(store: Store) -> None:
     assert all(len(numbers) == 1 for numbers in by_id.values())
 
 
+async def test_the_same_move_delivered_twice_at_once_applies_once(store: Store) -> None:
+    await store.start_game(ALICE, game())
+    first, second = await asyncio.gather(
+        store.apply_round(ALICE, "m1", WIN), store.apply_round(ALICE, "m1", LOSE)
+    )
+    assert first is not None and second is not None
+    assert sorted([first.repeated, second.repeated]) == [False, True]
+    assert (first.round, first.game, first.stats) == (second.round, second.game, second.stats)
+    assert (await store.get_game(ALICE)).rounds_played == 1  # type: ignore[union-attr]
+    stats = await store.get_stats(ALICE)
+    assert stats.wins + stats.losses == 1
+
+
 async def test_history_keeps_the_newest_turns_in_order_per_conversation(store: Store) -> None:
     for i in range(5):
         await store.append_history("c1", [Turn("user", f"q{i}"), Turn("assistant", f"a{i}")], keep=6)
@@ -220,14 +234,10 @@ async def test_relinking_an_answer_replaces_its_conversation(store: Store) -> No
     assert await store.conversation_of("C1:1") == "discord:G:C1:i2"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def few_answers(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:  # type: ignore[no-untyped-def]
     """Every backend, remembering only 3 answer links (the real bound is too many to make here)."""
-    backend: Store = (
-        MemoryStore(answers_remembered=3)
-        if request.param == "memory"
-        else await SQLiteStore.open(tmp_path / "bot.db", answers_remembered=3)
-    )
+    backend = await open_backend(request.param, request, tmp_path, answers_remembered=3)
     yield backend
     await backend.close()
 
@@ -276,6 +286,39 @@ async def test_two_sqlite_connections_on_one_file_apply_each_move_once(tmp_path)
     assert (await b.get_game(ALICE)).rounds_played == 25  # type: ignore[union-attr]
     await a.close()
     await b.close()
+
+
+async def test_two_redis_clients_on_one_database_apply_each_move_once(redis_db: str) -> None:
+    """Two processes sharing one Redis: the same move from both applies once, the other gets its result."""
+    a, b = await RedisStore.open(redis_db), await RedisStore.open(redis_db)
+    await a.start_game(ALICE, game(hp=1000))
+    first, second = await asyncio.gather(a.apply_round(ALICE, "m1", WIN), b.apply_round(ALICE, "m1", LOSE))
+    assert sorted([first.repeated, second.repeated]) == [False, True]  # type: ignore[union-attr]
+    assert (first.round, first.game) == (second.round, second.game)  # type: ignore[union-attr]
+    draws = throw(Move.PAPER, Move.PAPER)
+    calls = [s.apply_round(ALICE, f"m{i % 25}", draws) for i in range(100) for s in (a, b)]
+    results = await asyncio.gather(*calls)
+    assert sum(not r.repeated for r in results) == 24  # type: ignore[union-attr]  # m1 was played above
+    assert (await b.get_game(ALICE)).rounds_played == 25  # type: ignore[union-attr]
+    await a.close()
+    await b.close()
+
+
+async def test_redis_state_survives_reopening(redis_db: str) -> None:
+    first = await RedisStore.open(redis_db)
+    await first.apply_round(ALICE, "m1", WIN, start=game())
+    await first.append_history("c1", [Turn("user", "hi")], keep=10)
+    await first.link_board("C1:1.0", ALICE, "g1", CAT)
+    await first.link_answer("C1:2", "discord:G:C1:i1")
+    await first.close()
+    second = await RedisStore.open(redis_db)
+    assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
+    assert (await second.get_stats(ALICE)).wins == 1
+    assert await second.load_history("c1") == [Turn("user", "hi")]
+    assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1", CAT)
+    assert await second.conversation_of("C1:2") == "discord:G:C1:i1"
+    assert (await second.apply_round(ALICE, "m1", LOSE)).repeated  # type: ignore[union-attr]
+    await second.close()
 
 
 async def test_a_database_from_before_board_opponents_gains_them_and_keeps_its_boards(tmp_path) -> None:  # type: ignore[no-untyped-def]

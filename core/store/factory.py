@@ -6,9 +6,10 @@ from core.errors import BotError, Unavailable
 from core.store.base import Store
 from core.store.memory import MemoryStore
 from core.store.redaction import scrubbed
+from core.store.redis import RedisStore
 from core.store.sqlite import SQLiteStore
 
-SCHEMES = ("sqlite", "memory")
+SCHEMES = ("sqlite", "memory", "redis", "rediss")
 """The ``STORE_URL`` schemes this build can open."""
 
 
@@ -44,6 +45,8 @@ async def _open(url: str) -> Store:
         return MemoryStore()
     if scheme == "sqlite":
         return await SQLiteStore.open(sqlite_path(url))
+    if scheme in ("redis", "rediss"):
+        return await RedisStore.open(url)
     raise ValueError(f"unsupported store URL scheme {scheme!r}")
 
 
