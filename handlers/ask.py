@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from core.conversation import Turn, conversation_key
+from core.conversation import Turn, conversation_key, recent, stored
 from core.errors import UpstreamError
 from handlers.port import AskRequest, Command, Reply, Services
 from handlers.text_input import checked
@@ -71,7 +71,7 @@ async def _converse(
     The complete turn is stored under that key, and the messages carrying the answer are
     linked to it, so a reply to any of them continues the conversation.
     """
-    history = await services.store.load_history(continued) if continued else []
+    history = recent(await services.store.load_history(continued)) if continued else []
     async with contextlib.aclosing(services.ai.stream_answer(history, question)) as deltas:
         first = await anext(deltas, None)
         if first is None:
@@ -86,7 +86,7 @@ async def _converse(
                 yield delta
 
         refs = await reply.stream_text(thread, collected())
-    turns = [Turn("user", question), Turn("assistant", "".join(answer))]
+    turns = [stored(Turn("user", question)), stored(Turn("assistant", "".join(answer)))]
     await services.store.append_history(conversation, turns, keep=services.history_turns)
     for ref in refs:
         await services.store.link_answer(ref, conversation)

@@ -472,3 +472,15 @@ def test_only_slow_commands_acknowledge_with_a_thinking_note() -> None:
     from handlers.registry import HANDLERS, policy
 
     assert {name for name in HANDLERS if policy(name).thinking_note} == {"ask"}
+
+
+async def test_a_follow_up_after_a_huge_answer_does_not_resend_it_whole(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.chunks = ["x" * 300_000]
+    await run("ask", cmd("write a lot"), services)
+    fake_openai.chunks = ["ok"]
+    await run("ask", cmd("and more?", thread="thread-1"), services)
+    sent = fake_openai.calls("chat")[1].body["messages"]
+    assert sent[-1]["content"] == "and more?" and sent[1]["content"] == "write a lot"
+    assert sum(len(m["content"]) for m in sent) < 30_000  # the answer went back cut, not 300,000 long
