@@ -7,15 +7,12 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import openai
 import pytest
 import pytest_asyncio
 
 from bot.discord_app.app import DiscordApp
-from bot.discord_app.live import DiscordPacer
-from core.ai import AIService
 from core.store.memory import MemoryStore
-from handlers.port import Services
+from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import (
     CALLBACK,
@@ -48,25 +45,9 @@ class Running:
 async def bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Running]:
     async with FakeDiscordAPI() as fake_discord, FakeOpenAI() as fake_ai:
         fake_discord.patch_discord(monkeypatch)
-        async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
-            store = MemoryStore()
-            services = Services(
-                ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
-            )
-            app = DiscordApp(
-                services,
-                guild_id=int(GUILD_ID),
-                pacer=DiscordPacer(min_interval=0.05),
-                guild_ready_timeout=0.01,
-            )
-            await app.login(fake_discord.token)
-            connecting = asyncio.create_task(app.connect())
-            await fake_discord.wait_for_ready()
-            try:
-                yield Running(app, fake_discord, fake_ai, store)
-            finally:
-                await app.close()
-                await asyncio.wait_for(connecting, 10)
+        store = MemoryStore()
+        async with openai_services(fake_ai, store) as services, running(fake_discord, services) as app:
+            yield Running(app, fake_discord, fake_ai, store)
 
 
 async def test_the_commands_are_synced_with_their_options_installs_and_contexts(bot: Running) -> None:
@@ -155,38 +136,23 @@ async def test_an_answer_still_running_when_the_token_expires_continues_in_the_c
     later = {"by": 0.0}
     async with FakeDiscordAPI() as fake_discord, FakeOpenAI() as fake_ai:
         fake_discord.patch_discord(monkeypatch)
-        async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
-            services = Services(
-                ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=MemoryStore()
+        clock = {"clock": lambda: time.time() + later["by"]}
+        async with (
+            openai_services(fake_ai, MemoryStore()) as services,
+            running(fake_discord, services, **clock),
+        ):
+            fake_ai.chunks, fake_ai.chunk_delay = [f"part{i} " for i in range(40)], 0.03
+            whole = "".join(fake_ai.chunks)
+            payload = fake_discord.slash_command("ask", {"question": "a long one"})
+            await fake_discord.dispatch("INTERACTION_CREATE", payload)
+            await until(lambda: fake_discord.calls_to(EDIT_ORIGINAL), timeout=5)
+            fake_discord.advance(15 * 60)  # the interaction's token is now too old
+            later["by"] = 15 * 60
+            await until(
+                lambda: any(m.content == whole for m in fake_discord.channel_messages(CHANNEL_ID)), timeout=10
             )
-            app = DiscordApp(
-                services,
-                guild_id=int(GUILD_ID),
-                pacer=DiscordPacer(min_interval=0.05),
-                clock=lambda: time.time() + later["by"],
-                guild_ready_timeout=0.01,
-            )
-            await app.login(fake_discord.token)
-            connecting = asyncio.create_task(app.connect())
-            await fake_discord.wait_for_ready()
-            try:
-                fake_ai.chunks, fake_ai.chunk_delay = [f"part{i} " for i in range(40)], 0.03
-                whole = "".join(fake_ai.chunks)
-                payload = fake_discord.slash_command("ask", {"question": "a long one"})
-                await fake_discord.dispatch("INTERACTION_CREATE", payload)
-                await until(lambda: fake_discord.calls_to(EDIT_ORIGINAL), timeout=5)
-                fake_discord.advance(15 * 60)  # the interaction's token is now too old
-                later["by"] = 15 * 60
-                await until(lambda: fake_discord.calls_to(CREATE_MESSAGE), timeout=5)
-                posts = lambda: [c for c in fake_discord.calls_to(CREATE_MESSAGE) if c.status == 200]  # noqa: E731
-                await until(
-                    lambda: any(m.content == whole for m in fake_discord.channel_messages(CHANNEL_ID)),
-                    timeout=10,
-                )
-                assert posts() and not [c for c in fake_discord.calls if c.status == 401]
-            finally:
-                await app.close()
-                await asyncio.wait_for(connecting, 10)
+            assert [c for c in fake_discord.calls_to(CREATE_MESSAGE) if c.status == 200]
+            assert not [c for c in fake_discord.calls if c.status == 401]
 
 
 async def test_python_m_bot_discord_runs_the_commands_and_stops_cleanly(

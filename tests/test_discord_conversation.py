@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 import pytest_asyncio
 
 from bot.discord_app.app import DiscordApp
-from bot.discord_app.live import DiscordPacer, answer_ref
-from core.ai import AIService
+from bot.discord_app.live import answer_ref
 from core.conversation import conversation_key
 from core.store.sqlite import SQLiteStore
-from handlers.port import Services
+from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_payloads import user_payload
 from tests.fakes.discord_state import (
@@ -107,25 +105,11 @@ async def bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[
     async with FakeDiscordAPI() as fake_discord, FakeOpenAI() as fake_ai:
         fake_discord.patch_discord(monkeypatch)
         store = await SQLiteStore.open(tmp_path / "bot.db")
-        async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
-            services = Services(
-                ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
-            )
-            app = DiscordApp(
-                services,
-                guild_id=int(GUILD_ID),
-                pacer=DiscordPacer(min_interval=0.05),
-                guild_ready_timeout=0.01,
-            )
-            await app.login(fake_discord.token)
-            connecting = asyncio.create_task(app.connect())
-            await fake_discord.wait_for_ready()
-            try:
+        try:
+            async with openai_services(fake_ai, store) as services, running(fake_discord, services) as app:
                 yield Running(app, fake_discord, fake_ai, store)
-            finally:
-                await app.close()
-                await asyncio.wait_for(connecting, 10)
-                await store.close()
+        finally:
+            await store.close()
 
 
 async def test_a_reply_to_an_answer_continues_its_conversation_as_a_reply(bot: Running) -> None:

@@ -7,23 +7,16 @@ a store that outlives one client).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import openai
 import pytest
 from PIL import Image
 
-from bot.discord_app.app import DiscordApp
-from bot.discord_app.live import DiscordPacer
-from core.ai import AIService
-from core.store.base import PlayerKey, Store
+from core.store.base import PlayerKey
 from core.store.memory import MemoryStore
 from core.store.sqlite import SQLiteStore
-from handlers.port import Services
+from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import (
     CHANNEL_ID,
@@ -41,29 +34,6 @@ from tests.fakes.slack_client import until
 from tests.test_imaging import noisy_png
 
 PINGS = "@everyone <@123> <@&456>"
-
-
-@contextlib.asynccontextmanager
-async def openai_services(fake_ai: FakeOpenAI, store: Store) -> AsyncIterator[Services]:
-    async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as client:
-        yield Services(ai=AIService(client, chat_model="m", image_model="i", system_prompt="s"), store=store)
-
-
-@contextlib.asynccontextmanager
-async def running(fake: FakeDiscordAPI, services: Services) -> AsyncIterator[DiscordApp]:
-    """A connected DiscordApp, closed (its work drained) on exit; the fixture of test_discord_app.py."""
-    app = DiscordApp(
-        services, guild_id=int(GUILD_ID), pacer=DiscordPacer(min_interval=0.05), guild_ready_timeout=0.01
-    )
-    await app.login(fake.token)
-    connecting = asyncio.create_task(app.connect())
-    try:
-        await fake.wait_for_ready()
-        await asyncio.wait_for(app.wait_until_ready(), 5)  # this client's own session, not an older one
-        yield app
-    finally:
-        await app.close()
-        await asyncio.wait_for(connecting, 10)
 
 
 def posted(fake: FakeDiscordAPI, has: str) -> list[Message]:
