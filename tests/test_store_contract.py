@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
 import pytest
@@ -256,15 +256,23 @@ async def test_an_answer_link_is_forgotten_once_the_bound_of_newer_links_is_made
     assert found == {"a": None, "b": "conv-b", "c": None, "d": None, "e": "conv-e", "f": "conv-f"}
 
 
-async def test_sqlite_state_survives_reopening(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "bot.db"
-    first = await SQLiteStore.open(path)
+@pytest.fixture(params=["sqlite", "redis"])
+def reopen(request: pytest.FixtureRequest, tmp_path) -> Callable[[], Awaitable[Store]]:  # type: ignore[no-untyped-def]
+    """Opens the same durable store again each time it is called (a restart)."""
+    if request.param == "sqlite":
+        return lambda: SQLiteStore.open(tmp_path / "bot.db")
+    redis_db = request.getfixturevalue("redis_db")
+    return lambda: RedisStore.open(redis_db)
+
+
+async def test_durable_state_survives_reopening(reopen: Callable[[], Awaitable[Store]]) -> None:
+    first = await reopen()
     await first.apply_round(ALICE, "m1", WIN, start=game())
     await first.append_history("c1", [Turn("user", "hi")], keep=10)
     await first.link_board("C1:1.0", ALICE, "g1", CAT)
     await first.link_answer("C1:2", "discord:G:C1:i1")
     await first.close()
-    second = await SQLiteStore.open(path)
+    second = await reopen()
     assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
     assert (await second.get_stats(ALICE)).wins == 1
     assert await second.load_history("c1") == [Turn("user", "hi")]
@@ -302,23 +310,6 @@ async def test_two_redis_clients_on_one_database_apply_each_move_once(redis_db: 
     assert (await b.get_game(ALICE)).rounds_played == 25  # type: ignore[union-attr]
     await a.close()
     await b.close()
-
-
-async def test_redis_state_survives_reopening(redis_db: str) -> None:
-    first = await RedisStore.open(redis_db)
-    await first.apply_round(ALICE, "m1", WIN, start=game())
-    await first.append_history("c1", [Turn("user", "hi")], keep=10)
-    await first.link_board("C1:1.0", ALICE, "g1", CAT)
-    await first.link_answer("C1:2", "discord:G:C1:i1")
-    await first.close()
-    second = await RedisStore.open(redis_db)
-    assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
-    assert (await second.get_stats(ALICE)).wins == 1
-    assert await second.load_history("c1") == [Turn("user", "hi")]
-    assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1", CAT)
-    assert await second.conversation_of("C1:2") == "discord:G:C1:i1"
-    assert (await second.apply_round(ALICE, "m1", LOSE)).repeated  # type: ignore[union-attr]
-    await second.close()
 
 
 async def test_a_database_from_before_board_opponents_gains_them_and_keeps_its_boards(tmp_path) -> None:  # type: ignore[no-untyped-def]
