@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,18 +22,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import ConfigError
 from bot.slack_app import render
 from bot.slack_app.ack import AFTER_ACK
-from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, board_ref, send_ephemeral
+from bot.slack_app.payloads import from_click, from_message, from_slash_command, place_of
+from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, send_ephemeral
 from bot.slack_app.stream import SlackStreamer
 from bot.work import BackgroundWork
 from core.errors import BotError
 from core.messages import text
-from handlers import janken_board
 from handlers.failures import unexpected, user_message
-from handlers.port import Command, JankenRequest, Services
+from handlers.port import Services
 from handlers.registry import BOARD_CLICK, HANDLERS, MESSAGE_COMMAND, policy
 
 _log = logging.getLogger(__name__)
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 COMMANDS = tuple(HANDLERS)
 SEEN_EVENTS = 10_000
 """How many recent event ids to remember, to answer a redelivered event once."""
@@ -232,7 +230,7 @@ class SlackListeners:
             _log.error("listener failed", exc_info=error)
         else:
             _log.info("answered with %s: %s", type(error).__name__, error)
-        place = _place_of(body)
+        place = place_of(body)
         if place is None:
             return
         try:
@@ -241,88 +239,9 @@ class SlackListeners:
             _log.warning("could not tell %s about an error: %s", place.user, failed)
 
 
-def from_slash_command(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
-    place = SlackPlace(body["team_id"], body["channel_id"], body["user_id"])
-    command = Command(
-        "slack",
-        place.team,
-        place.channel,
-        place.user,
-        body.get("text", ""),
-        user_name=body.get("user_name", ""),
-        request_id=body.get("trigger_id", ""),
-    )
-    return place, command
-
-
-def from_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace, Command, JankenRequest]:
-    """A button on a board message: the request names that message, which the reply may edit."""
-    user, message = body["user"], body["message"]
-    team, channel = body["team"]["id"], body["channel"]["id"]
-    place = SlackPlace(team, channel, user["id"], message.get("thread_ts"), board_ts=message["ts"])
-    command = Command(
-        "slack",
-        place.team,
-        place.channel,
-        place.user,
-        "",
-        user_name=user.get("name") or user.get("username", ""),
-        request_id=action.get("action_ts", ""),
-    )
-    return place, command, janken_request(action, board_ref(channel, message["ts"]))
-
-
-def janken_request(action: dict[str, Any], ref: str) -> JankenRequest:
-    """What a board's button asks for, on the board message ``ref``, from the code in its value.
-
-    The code alone says what the button does (the action id only routes the click to us);
-    one that cannot be read raises :class:`~handlers.janken_board.UnreadableButton`.
-    """
-    return janken_board.clicked(action.get("value"), ref)
-
-
-def from_message(
-    event: dict[str, Any], *, team: str, conversation: str | None = None
-) -> tuple[SlackPlace, Command]:
-    """A mention (its thread is the conversation) or a DM (the whole DM is); answers go in the thread."""
-    thread = event.get("thread_ts") or event["ts"]
-    place = SlackPlace(team, event["channel"], event["user"], thread_ts=thread)
-    command = Command(
-        "slack",
-        place.team,
-        place.channel,
-        place.user,
-        _MENTION.sub("", event.get("text", "")).strip(),
-        thread=thread,
-        conversation=conversation,
-        request_id=event.get("client_msg_id") or event["ts"],
-    )
-    return place, command
-
-
 async def _dismiss(respond: Respond) -> None:
     """Remove the private "Thinking…" note once the answer (or its error) is on its way."""
     try:
         await respond(delete_original=True)
     except Exception:  # noqa: BLE001 - the note is cosmetic; its removal must not hide the real outcome
         _log.warning("could not remove the thinking note", exc_info=True)
-
-
-def _place_of(body: dict[str, Any]) -> SlackPlace | None:
-    """Where to tell the user about a failure, from any payload we listen to; None if it names none."""
-    try:
-        if "command" in body:
-            return SlackPlace(body["team_id"], body["channel_id"], body["user_id"])
-        if body.get("type") == "block_actions":
-            return SlackPlace(body["team"]["id"], body["channel"]["id"], body["user"]["id"])
-        event = body.get("event") or {}
-        if event.get("channel") and event.get("user"):
-            return SlackPlace(
-                body.get("team_id", ""),
-                event["channel"],
-                event["user"],
-                thread_ts=event.get("thread_ts") or event.get("ts"),
-            )
-    except (KeyError, TypeError, AttributeError):  # signed, but not shaped as Slack documents it
-        return None
-    return None
