@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 import aiohttp
 import openai
@@ -22,8 +23,9 @@ from bot import console
 from bot.config import ConfigError, Settings, configure_logging, redacted, require
 from core.ai import AIService, DisabledAI
 from core.errors import BotError
+from core.slots import Slots
 from core.store import open_store
-from handlers.port import AIPort, JankenRules, Services
+from handlers.port import AIPort, JankenRules, Limits, Moderation, Services
 
 _log = logging.getLogger("bot")
 PLATFORMS = ("console", "slack", "discord")
@@ -97,6 +99,8 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
             store=store,
             janken=JankenRules(hp=settings.janken_hp, mercy=settings.janken_mercy),
             history_turns=settings.history_turns,
+            limits=limits_of(settings),
+            openai_slots=Slots(settings.openai_max_concurrency),
         )
         runs = []
         if "console" in platforms:
@@ -107,6 +111,19 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
         if "discord" in platforms:
             runs.append(run_discord(settings, services))
         await asyncio.gather(*runs)
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The spending limits and allowlists handlers enforce, from the settings."""
+    return Limits(
+        quota_ask_per_day=settings.quota_ask_per_day,
+        quota_draw_per_day=settings.quota_draw_per_day,
+        quota_ttl=settings.quota_ttl_hours * 3600.0,
+        conversation_ttl=settings.conversation_ttl_hours * 3600.0 or None,
+        moderation=cast(Moderation, settings.moderation),
+        allowed_channels=settings.allowed_channels,
+        allowed_roles=settings.allowed_roles,
+    )
 
 
 def check_slack(settings: Settings, *, http: bool) -> None:
@@ -156,7 +173,12 @@ async def run_discord(settings: Settings, services: Services) -> None:
 
     from bot.discord_app.app import DiscordApp
 
-    async with DiscordApp(services, guild_id=settings.discord_guild_id) as app:
+    async with DiscordApp(
+        services,
+        guild_id=settings.discord_guild_id,
+        shard_ids=settings.discord_shard_ids,
+        shard_count=settings.discord_shard_count,
+    ) as app:
         try:
             await app.login(settings.discord_token or "")
         except discord.LoginFailure as exc:

@@ -59,6 +59,16 @@ class Settings:
     janken_hp: int = 3
     janken_mercy: bool = False
     history_turns: int = 20
+    conversation_ttl_hours: int = 168
+    quota_ask_per_day: int = 0
+    quota_draw_per_day: int = 0
+    quota_ttl_hours: int = 48
+    openai_max_concurrency: int = 16
+    moderation: str = "draw"
+    allowed_channels: frozenset[str] = frozenset()
+    allowed_roles: frozenset[str] = frozenset()
+    discord_shard_ids: tuple[int, ...] | None = None
+    discord_shard_count: int | None = None
 
     @property
     def ai_enabled(self) -> bool:
@@ -80,6 +90,7 @@ class Settings:
 
         store_source = "STORE_URL" if get("STORE_URL") or not get("REDIS_URL") else "REDIS_URL"
         store_url = _checked_store_url(store_source, get(store_source) or cls.store_url)
+        shard_ids, shard_count = _shards(get("DISCORD_SHARD_IDS"), get("DISCORD_SHARD_COUNT"))
         return cls(
             openai_api_key=get("OPENAI_API_KEY"),
             openai_base_url=_parsed("OPENAI_BASE_URL", get("OPENAI_BASE_URL"), _base_url, None),
@@ -107,6 +118,20 @@ class Settings:
             janken_hp=_parsed("JANKEN_HP", get("JANKEN_HP"), _positive_int, cls.janken_hp),
             janken_mercy=_parsed("JANKEN_MERCY", get("JANKEN_MERCY"), _flag, False),
             history_turns=_parsed("HISTORY_TURNS", get("HISTORY_TURNS"), _positive_int, cls.history_turns),
+            conversation_ttl_hours=_parsed(
+                "CONVERSATION_TTL_HOURS", get("CONVERSATION_TTL_HOURS"), _count, cls.conversation_ttl_hours
+            ),
+            quota_ask_per_day=_parsed("QUOTA_ASK_PER_DAY", get("QUOTA_ASK_PER_DAY"), _count, 0),
+            quota_draw_per_day=_parsed("QUOTA_DRAW_PER_DAY", get("QUOTA_DRAW_PER_DAY"), _count, 0),
+            quota_ttl_hours=_parsed("QUOTA_TTL_HOURS", get("QUOTA_TTL_HOURS"), _day_or_more, cls.quota_ttl_hours),
+            openai_max_concurrency=_parsed(
+                "OPENAI_MAX_CONCURRENCY", get("OPENAI_MAX_CONCURRENCY"), _count, cls.openai_max_concurrency
+            ),
+            moderation=_parsed("MODERATION", get("MODERATION"), _moderation, cls.moderation),
+            allowed_channels=_parsed("ALLOWED_CHANNELS", get("ALLOWED_CHANNELS"), _ids, frozenset()),
+            allowed_roles=_parsed("ALLOWED_ROLES", get("ALLOWED_ROLES"), _ids, frozenset()),
+            discord_shard_ids=shard_ids,
+            discord_shard_count=shard_count,
         )
 
 
@@ -177,6 +202,59 @@ def _streaming(raw: str) -> str:
     if mode not in ("native", "update"):
         raise ValueError("expected native (chat.startStream) or update (chat.postMessage + chat.update)")
     return mode
+
+
+def _day_or_more(raw: str) -> int:
+    value = _whole_number(raw)
+    if value < 24:
+        raise ValueError("expected a number of hours of 24 or more (a day's counter must outlive the day)")
+    return value
+
+
+def _moderation(raw: str) -> str:
+    mode = raw.lower()
+    if mode not in ("off", "draw", "all"):
+        raise ValueError("expected off, draw (image prompts and janken characters) or all (and /ask)")
+    return mode
+
+
+def _ids(raw: str) -> frozenset[str]:
+    """A comma- or space-separated list of ids."""
+    ids = frozenset(part for part in raw.replace(",", " ").split() if part)
+    if not ids:
+        raise ValueError("expected ids separated by commas")
+    return ids
+
+
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    """``0,1,2`` or ``0-3`` (inclusive), or a mix: ``0-3,8``."""
+    ids: list[int] = []
+    for part in raw.replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        start = _count(first)
+        end = _count(last) if dash else start
+        if end < start:
+            raise ValueError(f"the range {part} runs backwards")
+        if end - start > 10_000:
+            raise ValueError(f"the range {part} is too large")
+        ids.extend(range(start, end + 1))
+    if len(set(ids)) != len(ids):
+        raise ValueError("a shard id is listed twice")
+    return tuple(ids)
+
+
+def _shards(raw_ids: str | None, raw_count: str | None) -> tuple[tuple[int, ...] | None, int | None]:
+    """``DISCORD_SHARD_IDS`` (needs ``DISCORD_SHARD_COUNT``) and ``DISCORD_SHARD_COUNT``, checked together."""
+    count = _parsed("DISCORD_SHARD_COUNT", raw_count, _positive_int, None)
+    ids = _parsed("DISCORD_SHARD_IDS", raw_ids, _shard_ids, None)
+    if ids is not None:
+        if count is None:
+            raise ConfigError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total over every process)")
+        if max(ids) >= count:
+            raise ConfigError(
+                f"DISCORD_SHARD_IDS={raw_ids!r} is not valid: ids run from 0 to DISCORD_SHARD_COUNT-1 ({count - 1})"
+            )
+    return ids, count
 
 
 def _log_level(raw: str) -> str:

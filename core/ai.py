@@ -33,6 +33,7 @@ _log = logging.getLogger(__name__)
 
 Quality = Literal["low", "medium", "high"]
 IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536")
+MODERATION_MODEL = "omni-moderation-latest"
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 _MIME_BY_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 _EXTENSION_BY_MIME = {mime: fmt for fmt, mime in _MIME_BY_FORMAT.items()}
@@ -59,12 +60,19 @@ class AIService:
     """Chat and image generation over one ``AsyncOpenAI`` client."""
 
     def __init__(
-        self, client: openai.AsyncOpenAI, *, chat_model: str, image_model: str, system_prompt: str
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        chat_model: str,
+        image_model: str,
+        system_prompt: str,
+        moderation_model: str = MODERATION_MODEL,
     ) -> None:
         self._client = client
         self._chat_model = chat_model
         self._image_model = image_model
         self._system_prompt = system_prompt
+        self._moderation_model = moderation_model
 
     def check(self) -> None:
         """Raise :class:`NotConfigured` if this service cannot work (this one always can)."""
@@ -81,6 +89,12 @@ class AIService:
                 async for line in response.iter_lines():
                     for delta in _deltas(line):
                         yield delta
+
+    async def flagged(self, text: str) -> bool:
+        """Whether OpenAI's moderation endpoint flags ``text`` (free; checked before paid work)."""
+        with _converted_errors():
+            result = await self._client.moderations.create(model=self._moderation_model, input=text)
+        return any(verdict.flagged for verdict in result.results)
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
         """Generate one image and return its bytes (never a URL, which would expire)."""
@@ -108,6 +122,9 @@ class DisabledAI:
         yield ""  # pragma: no cover - makes this an async generator like the real one
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:
+        raise NotConfigured("no_openai_key")
+
+    async def flagged(self, text: str) -> bool:
         raise NotConfigured("no_openai_key")
 
 

@@ -45,7 +45,18 @@ _EN = {
     "slack_failed": "Slack refused the bot's message ({error}).",
     "slack_unreachable": "Slack could not be reached just now. Please try again shortly.",
     "slack_busy": "Slack is too busy to take the bot's messages here right now. Please ask again in a few minutes.",
-    "store_unavailable": "The bot's storage is unavailable right now. Please try again shortly.",
+    "store_unavailable": "The bot's storage is temporarily unavailable. Please try again shortly.",
+    # spending limits and where commands run
+    "quota_exceeded": (
+        "You have used all {limit} of today's {command} requests. "
+        "Your quota resets at {resets} UTC (in {hours} h {minutes:02d} min)."
+    ),
+    "draw_in_flight": "You already have a drawing in progress. Please wait for it to finish.",
+    "queued": "The bot is busy: you are number {position} in the queue. Your request starts as soon as it can.",
+    "moderation_flagged": (
+        "Sorry, I can't help with that request: it goes against the content rules. Please try something else."
+    ),
+    "not_enabled_here": "The bot's commands are not enabled here.",
     "image_too_large": "The image is too large to upload here ({limit} at most) and could not be made smaller.",
     # progress and captions
     "drawing": "Drawing {prompt}…",

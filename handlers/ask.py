@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from core.conversation import Turn, conversation_key, recent, stored
 from core.errors import UpstreamError
+from handlers import admission
 from handlers.port import AskRequest, Command, Reply, Services
 from handlers.text_input import checked
 
@@ -37,7 +38,7 @@ async def ask(request: AskRequest, command: Command, reply: Reply, services: Ser
         return thread, key(thread)
 
     continued = command.conversation or command.thread
-    await _converse(request.question, key(continued) if continued else None, place, reply, services)
+    await _converse(request.question, key(continued) if continued else None, place, command, reply, services)
 
 
 async def follow_up(ref: str, command: Command, reply: Reply, services: Services) -> bool:
@@ -54,7 +55,7 @@ async def follow_up(ref: str, command: Command, reply: Reply, services: Services
     async def place() -> tuple[str, str]:
         return command.thread or ref, conversation
 
-    await _converse(question, conversation, place, reply, services)
+    await _converse(question, conversation, place, command, reply, services)
     return True
 
 
@@ -62,6 +63,7 @@ async def _converse(
     question: str,
     continued: str | None,
     place: Callable[[], Awaitable[tuple[str, str]]],
+    command: Command,
     reply: Reply,
     services: Services,
 ) -> None:
@@ -72,7 +74,10 @@ async def _converse(
     linked to it, so a reply to any of them continues the conversation.
     """
     history = recent(await services.store.load_history(continued)) if continued else []
-    async with contextlib.aclosing(services.ai.stream_answer(history, question)) as deltas:
+    async with (
+        admission.spending("ask", question, command, reply, services),
+        contextlib.aclosing(services.ai.stream_answer(history, question)) as deltas,
+    ):
         first = await anext(deltas, None)
         if first is None:
             raise UpstreamError("ai_failed", detail="empty answer")
@@ -87,6 +92,8 @@ async def _converse(
 
         refs = await reply.stream_text(thread, collected())
     turns = [stored(Turn("user", question)), stored(Turn("assistant", "".join(answer)))]
-    await services.store.append_history(conversation, turns, keep=services.history_turns)
+    await services.store.append_history(
+        conversation, turns, keep=services.history_turns, ttl=services.limits.conversation_ttl
+    )
     for ref in refs:
         await services.store.link_answer(ref, conversation)

@@ -7,6 +7,7 @@ from typing import cast
 from core.ai import IMAGE_SIZES, Quality
 from core.errors import UserInputError
 from core.messages import text
+from handlers import admission
 from handlers.port import Command, DrawRequest, Reply, Services
 from handlers.text_input import checked
 
@@ -51,8 +52,16 @@ async def handle(command: Command, reply: Reply, services: Services) -> None:
 
 
 async def draw(request: DrawRequest, command: Command, reply: Reply, services: Services) -> None:
-    """Show progress, generate, then upload the bytes with the prompt as caption."""
-    services.ai.check()
-    async with reply.progress(text("drawing", command.locale, prompt=request.prompt)):
-        image = await services.ai.generate_image(request.prompt, size=request.size, quality=request.quality)
-    await reply.post_image(image, text("image_caption", command.locale, prompt=request.prompt))
+    """Show progress, generate, then upload the bytes with the prompt as caption.
+
+    One drawing per user at a time, moderated and counted first (:mod:`handlers.admission`).
+    """
+    async with admission.one_at_a_time("draw", command, services):
+        async with (
+            admission.spending("draw", request.prompt, command, reply, services),
+            reply.progress(text("drawing", command.locale, prompt=request.prompt)),
+        ):
+            image = await services.ai.generate_image(
+                request.prompt, size=request.size, quality=request.quality
+            )
+        await reply.post_image(image, text("image_caption", command.locale, prompt=request.prompt))

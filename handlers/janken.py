@@ -9,6 +9,7 @@ from core.errors import UserInputError
 from core.janken import Game, Move, Opponent, Round, StaleMove
 from core.messages import text
 from core.store import BoardLink
+from handlers import admission
 from handlers.port import Board, Command, GameView, JankenRequest, Reply, Services
 from handlers.text_input import checked
 
@@ -174,14 +175,20 @@ def _board_key(command: Command, ref: str) -> str:
 
 
 async def start_character(description: str, command: Command, reply: Reply, services: Services) -> None:
-    """Draw an opponent from ``description`` and start a game against it."""
-    services.ai.check()
-    async with reply.progress(text("drawing_opponent", command.locale, description=description)):
-        image = await services.ai.generate_image(
-            f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low"
-        )
-    name = description if len(description) <= NAME_CHARS else description[: NAME_CHARS - 1] + "…"
-    image_ref = await reply.post_image(image, name)
+    """Draw an opponent from ``description`` and start a game against it.
+
+    One character drawing per user at a time, moderated and counted as an image first.
+    """
+    async with admission.one_at_a_time("character", command, services):
+        async with (
+            admission.spending("draw", description, command, reply, services),
+            reply.progress(text("drawing_opponent", command.locale, description=description)),
+        ):
+            image = await services.ai.generate_image(
+                f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low"
+            )
+        name = description if len(description) <= NAME_CHARS else description[: NAME_CHARS - 1] + "…"
+        image_ref = await reply.post_image(image, name)
     await start(Opponent(name, description, image_ref), command, reply, services)
 
 

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from core.ai import GeneratedImage, Quality
 from core.conversation import Turn
 from core.janken import Game, Move, RandomSource, Round
+from core.slots import Slots
 from core.store import PlayerKey, Store
 
 
@@ -34,6 +35,8 @@ class Command:
     locale: str = "en"
     request_id: str = ""
     """Unique per delivery of this command; repeats of one delivery share it."""
+    roles: frozenset[str] = frozenset()
+    """The user's role ids (Discord) or user group ids (Slack), as far as ``ALLOWED_ROLES`` needs them."""
 
     @property
     def display_name(self) -> str:
@@ -104,6 +107,8 @@ class AIPort(Protocol):
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage: ...
 
+    async def flagged(self, text: str) -> bool: ...
+
 
 class Reply(Protocol):
     """How a handler talks back on the platform the command came from."""
@@ -146,6 +151,29 @@ class JankenRules:
     mercy: bool = False
 
 
+Moderation = Literal["off", "draw", "all"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a user may spend and where commands run (``QUOTA_*``, ``MODERATION``, ``ALLOWED_*``)."""
+
+    quota_ask_per_day: int = 0
+    """``/ask`` questions per user per UTC day; 0 = unlimited."""
+    quota_draw_per_day: int = 0
+    """Images (``/draw`` and drawn janken opponents) per user per UTC day; 0 = unlimited."""
+    quota_ttl: float = 48 * 3600.0
+    """Seconds a day's quota counter is kept after its first use (at least a day)."""
+    conversation_ttl: float | None = 7 * 24 * 3600.0
+    """Seconds a conversation's history is kept after its last turn; ``None`` = for ever."""
+    moderation: Moderation = "off"
+    """Which inputs go through the moderation endpoint first (settings default to ``draw``)."""
+    allowed_channels: frozenset[str] = frozenset()
+    """Channel ids where commands run; empty = everywhere."""
+    allowed_roles: frozenset[str] = frozenset()
+    """Role / user group ids whose members may use commands; empty = everyone."""
+
+
 @dataclass
 class Services:
     """Everything handlers call, built once by the composition root."""
@@ -156,3 +184,6 @@ class Services:
     history_turns: int = 20
     rng: RandomSource | None = None
     """The opponent's RNG; ``None`` means ``secrets``."""
+    limits: Limits = field(default_factory=Limits)
+    openai_slots: Slots = field(default_factory=Slots)
+    """How many OpenAI calls this process makes at once (``OPENAI_MAX_CONCURRENCY``)."""

@@ -52,6 +52,14 @@ def test_secrets_stay_out_of_repr() -> None:
         ("OPENAI_BASE_URL", "localhost:8000"),
         ("SLACK_API_URL", "slack.com/api"),
         ("SLACK_STREAMING", "fast"),
+        ("QUOTA_ASK_PER_DAY", "-1"),
+        ("QUOTA_DRAW_PER_DAY", "lots"),
+        ("QUOTA_TTL_HOURS", "12"),
+        ("CONVERSATION_TTL_HOURS", "-5"),
+        ("OPENAI_MAX_CONCURRENCY", "1.5"),
+        ("MODERATION", "strict"),
+        ("ALLOWED_CHANNELS", " , "),
+        ("DISCORD_SHARD_COUNT", "0"),
     ],
 )
 def test_a_malformed_value_names_its_variable(name: str, value: str) -> None:
@@ -59,6 +67,49 @@ def test_a_malformed_value_names_its_variable(name: str, value: str) -> None:
         Settings.from_env({name: value}, dotenv_path=None)
     message = str(caught.value)
     assert message.startswith(f"{name}=") and "\n" not in message
+
+
+def test_limits_and_allowlists_are_read_and_reach_the_handlers() -> None:
+    settings = Settings.from_env(
+        {
+            "QUOTA_ASK_PER_DAY": "20",
+            "QUOTA_DRAW_PER_DAY": "3",
+            "CONVERSATION_TTL_HOURS": "0",
+            "MODERATION": "All",
+            "ALLOWED_CHANNELS": "C1, C2 C3",
+            "ALLOWED_ROLES": "S1",
+        },
+        dotenv_path=None,
+    )
+    limits = entrypoint.limits_of(settings)
+    assert (limits.quota_ask_per_day, limits.quota_draw_per_day, limits.quota_ttl) == (20, 3, 48 * 3600)
+    assert limits.conversation_ttl is None  # 0 hours: kept for ever
+    assert limits.moderation == "all"
+    assert (limits.allowed_channels, limits.allowed_roles) == ({"C1", "C2", "C3"}, {"S1"})
+    defaults = entrypoint.limits_of(Settings.from_env({}, dotenv_path=None))
+    assert (defaults.quota_ask_per_day, defaults.moderation, defaults.conversation_ttl) == (0, "draw", 168 * 3600)
+    assert Settings.from_env({}, dotenv_path=None).openai_max_concurrency == 16
+
+
+@pytest.mark.parametrize(
+    ("ids", "count", "expected"),
+    [(None, None, (None, None)), (None, "4", (None, 4)), ("0-2,5", "6", ((0, 1, 2, 5), 6)), ("3", "4", ((3,), 4))],
+)
+def test_discord_shard_ranges(ids: str | None, count: str | None, expected: tuple[object, object]) -> None:
+    env = {k: v for k, v in (("DISCORD_SHARD_IDS", ids), ("DISCORD_SHARD_COUNT", count)) if v is not None}
+    settings = Settings.from_env(env, dotenv_path=None)
+    assert (settings.discord_shard_ids, settings.discord_shard_count) == expected
+
+
+@pytest.mark.parametrize(
+    ("ids", "count", "says"),
+    [("0-1", None, "needs DISCORD_SHARD_COUNT"), ("4", "4", "from 0 to"), ("2-1", "4", "backwards"), ("1,1", "4", "twice")],
+)
+def test_bad_discord_shard_ranges_stop_start_up_with_one_line(ids: str, count: str | None, says: str) -> None:
+    env = {"DISCORD_SHARD_IDS": ids, **({"DISCORD_SHARD_COUNT": count} if count else {})}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env, dotenv_path=None)
+    assert "DISCORD_SHARD_IDS" in str(caught.value) and says in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["memory://", "sqlite:////tmp/x.db", "sqlite:///x.db"])

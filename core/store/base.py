@@ -146,8 +146,46 @@ class Store(abc.ABC):
         """The kept turns of a conversation, oldest first."""
 
     @abc.abstractmethod
-    async def append_history(self, conversation: str, turns: Sequence[Turn], *, keep: int) -> None:
-        """Add turns and keep only the newest ``keep`` of the conversation."""
+    async def append_history(
+        self, conversation: str, turns: Sequence[Turn], *, keep: int, ttl: float | None = None
+    ) -> None:
+        """Add turns and keep only the newest ``keep`` of the conversation.
+
+        With ``ttl`` (seconds), the whole conversation expires that long after this append
+        (each append renews it): :meth:`load_history` then returns ``[]``, and the backend
+        frees its turns (Redis by key expiry; the others when they next touch it, or sweep).
+        """
+
+    @abc.abstractmethod
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Atomically mark ``key`` as taken for ``ttl`` seconds: ``True`` for the one caller that
+        took it, ``False`` while it is taken (by anyone, in any process sharing the store).
+
+        Used to answer a redelivered event once (``event:…``) and to hold a per-user
+        lock (``inflight:…``); a lock is freed by :meth:`release`, or by its ``ttl`` if the
+        process holding it died.
+        """
+
+    @abc.abstractmethod
+    async def release(self, key: str) -> None:
+        """Free a key taken with :meth:`claim` (nothing happens if it is not taken)."""
+
+    @abc.abstractmethod
+    async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:
+        """Atomically count one use on counter ``key`` unless it has reached ``limit``.
+
+        Returns the count after this use, or ``None`` (nothing counted) when ``limit`` uses
+        are already counted. A counter starts at 0 and expires ``ttl`` seconds after its
+        first use (not renewed by later uses).
+        """
+
+    @abc.abstractmethod
+    async def give_unit(self, key: str) -> None:
+        """Take back one use from counter ``key`` (never below 0; nothing for a missing counter)."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Check the backend answers now; raise :class:`core.errors.Unavailable` if it does not."""
 
     async def close(self) -> None:
         """Release connections; the default has none."""

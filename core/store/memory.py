@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
 
@@ -41,6 +42,13 @@ class MemoryStore(Store):
         """Each answer ref's link number and conversation, oldest link first."""
         self._answer_links = 0
         self._answers_remembered = answers_remembered
+        self._history_expiry: dict[str, float] = {}
+        self._claims: dict[str, float] = {}
+        """Each taken key's expiry (``time.monotonic()``)."""
+        self._counters: dict[str, int] = {}
+        self._counter_expiry: dict[str, float] = {}
+        self._swept_size = 0
+        """How many entries expire (claims, counters, conversations) after the last sweep."""
 
     async def get_game(self, player: PlayerKey) -> Game | None:
         return self._game(player)
@@ -122,11 +130,81 @@ class MemoryStore(Store):
         return None if link is None else link[1]
 
     async def load_history(self, conversation: str) -> list[Turn]:
+        if self._expired(self._history_expiry, conversation):
+            self._history.pop(conversation, None)
         return list(self._history.get(conversation, ()))
 
-    async def append_history(self, conversation: str, turns: Sequence[Turn], *, keep: int) -> None:
+    async def append_history(
+        self, conversation: str, turns: Sequence[Turn], *, keep: int, ttl: float | None = None
+    ) -> None:
+        self._sweep()
+        if self._expired(self._history_expiry, conversation):
+            self._history.pop(conversation, None)
         kept = self._history.setdefault(conversation, deque(maxlen=keep))
         kept.extend(turns)
+        if ttl is None:
+            self._history_expiry.pop(conversation, None)
+        else:
+            self._history_expiry[conversation] = time.monotonic() + ttl
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        self._sweep()
+        if key in self._claims and not self._expired(self._claims, key):
+            return False
+        self._claims[key] = time.monotonic() + ttl
+        return True
+
+    async def release(self, key: str) -> None:
+        self._claims.pop(key, None)
+
+    async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:
+        self._sweep()
+        count = self._count(key)
+        if count >= limit:
+            return None
+        self._counters[key] = count + 1
+        self._counter_expiry.setdefault(key, time.monotonic() + ttl)
+        return count + 1
+
+    async def give_unit(self, key: str) -> None:
+        if self._count(key) > 0:
+            self._counters[key] -= 1
+
+    def _count(self, key: str) -> int:
+        """Counter ``key`` now; an expired one is forgotten and counts 0."""
+        if self._expired(self._counter_expiry, key) or key not in self._counter_expiry:
+            self._counters.pop(key, None)
+        return self._counters.get(key, 0)
+
+    async def ping(self) -> None:
+        """Always answers: it is this process."""
+
+    def _sweep(self) -> None:
+        """Forget every expired claim, counter and conversation once their number has doubled
+        since the last sweep: a key never touched again (each event's claim) would otherwise stay
+        for ever. Doubling keeps the cost per write constant on average."""
+        size = len(self._claims) + len(self._counter_expiry) + len(self._history_expiry)
+        if size < 2 * self._swept_size + 64:
+            return
+        now = time.monotonic()
+        for expiries, values in (
+            (self._claims, None),
+            (self._counter_expiry, self._counters),
+            (self._history_expiry, self._history),
+        ):
+            for key in [key for key, expiry in expiries.items() if expiry <= now]:
+                del expiries[key]
+                if values is not None:
+                    values.pop(key, None)
+        self._swept_size = len(self._claims) + len(self._counter_expiry) + len(self._history_expiry)
+
+    def _expired(self, expiries: dict[str, float], key: str) -> bool:
+        """Whether ``key`` has an expiry that has passed; an expired entry is forgotten."""
+        expiry = expiries.get(key)
+        if expiry is None or expiry > time.monotonic():
+            return False
+        del expiries[key]
+        return True
 
     def _game(self, player: PlayerKey) -> Game | None:
         """The running game; an unreadable one is logged, dropped, and counts as none."""

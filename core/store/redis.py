@@ -3,9 +3,11 @@
 Keys live under ``bot:``; a player's keys end in ``str(PlayerKey)``. Each change
 is atomic across processes: a ``WATCH``/``MULTI``/``EXEC`` transaction retried
 when a watched key changes (``apply_round`` decides the round in Python between
-the two), or a Lua script where the logic is a few commands. A record this build
-cannot read is dropped (or replaced) by whichever transaction finds it first,
-so it is logged once. Redis errors become :class:`Unavailable` here.
+the two), or a Lua script (:mod:`core.store.redis_scripts`) where the logic is a
+few commands. Claims, counters and conversations given a lifetime expire as Redis
+keys do. A record this build cannot read is dropped (or replaced) by whichever
+transaction finds it first, so it is logged once. Redis errors become
+:class:`Unavailable` here.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TypeVar, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
@@ -26,6 +31,7 @@ from core.conversation import Turn
 from core.errors import Unavailable
 from core.janken import Game, Opponent, Stats
 from core.store import codec
+from core.store import redis_scripts as scripts
 from core.store.base import (
     ANSWERS_REMEMBERED,
     BOARDS_REMEMBERED,
@@ -52,36 +58,36 @@ CONNECTION_WAIT = 10.0
 RETRY_PAUSE = 0.002
 """Upper bound (seconds) of the random pause before retrying a transaction a concurrent write spoilt."""
 
-_DELETE_IF_EQUAL = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-"""Drop an unreadable record only if it is still the one read, so no good record is lost."""
+CONNECT_TIMEOUT = 2.0
+"""Seconds to make a connection to an unreachable host before the store counts as unavailable
+(a refused connection, Redis down on a live host, fails at once)."""
 
-_DELETE_FIELD_IF_EQUAL = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0
-"""
-"""Drop a hash field (an unreadable board opponent) only if it is still the one read."""
+REPLY_TIMEOUT = 5.0
+"""Seconds a command waits for its reply (a hung server or a dead link) before it fails."""
 
-_DROP_TURN = """
-return redis.call('LREM', KEYS[1], 0, ARGV[1])
-"""
 
-_LINK_ANSWER = """
-local link = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], link, ARGV[1])
-local forgotten = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', link - tonumber(ARGV[3]))
-for _, ref in ipairs(forgotten) do
-    redis.call('HDEL', KEYS[2], ref)
-end
-if #forgotten > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', link - tonumber(ARGV[3]))
-end
-return link
-"""
-"""KEYS: link counter, ref -> conversation hash, ref -> link number zset. ARGV: ref, conversation, bound."""
+def _pool(url: str) -> BlockingConnectionPool:
+    """Connections to ``url`` that recover by themselves once Redis is back.
+
+    The pool checks a connection before lending it and reconnects one the server closed
+    (a restart), so the first command after Redis returns works. A failed command is not
+    sent again (no ``retry``): ``take_unit``'s INCR or an appended turn could then count
+    twice; it fails as :class:`Unavailable` and the caller decides.
+    """
+    return BlockingConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        max_connections=MAX_CONNECTIONS,
+        timeout=CONNECTION_WAIT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=REPLY_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _millis(seconds: float) -> int:
+    """A lifetime in whole milliseconds, at least 1 (Redis refuses an expiry of 0)."""
+    return max(1, math.ceil(seconds * 1000))
 
 
 def _player_key(kind: str, player: PlayerKey) -> str:
@@ -103,18 +109,18 @@ class RedisStore(Store):
     def __init__(self, client: Redis, *, answers_remembered: int = ANSWERS_REMEMBERED) -> None:
         self._redis = client
         self._answers_remembered = answers_remembered
-        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
-        self._delete_field_if_equal = client.register_script(_DELETE_FIELD_IF_EQUAL)
-        self._drop_turn = client.register_script(_DROP_TURN)
-        self._link_answer = client.register_script(_LINK_ANSWER)
+        self._delete_if_equal = client.register_script(scripts.DELETE_IF_EQUAL)
+        self._delete_field_if_equal = client.register_script(scripts.DELETE_FIELD_IF_EQUAL)
+        self._drop_turn = client.register_script(scripts.DROP_TURN)
+        self._link_answer = client.register_script(scripts.LINK_ANSWER)
+        self._take_unit = client.register_script(scripts.TAKE_UNIT)
+        self._give_unit = client.register_script(scripts.GIVE_UNIT)
 
     @classmethod
     async def open(cls, url: str, *, answers_remembered: int = ANSWERS_REMEMBERED) -> RedisStore:
         """Connect to the database ``url`` names and check that it answers."""
         try:
-            pool = BlockingConnectionPool.from_url(
-                url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=CONNECTION_WAIT
-            )
+            pool = _pool(url)
         except ValueError as exc:  # a malformed URL; the factory scrubs the reason
             raise Unavailable("store_unavailable") from exc
         client = Redis.from_pool(pool)
@@ -325,7 +331,9 @@ class RedisStore(Store):
                     codec.log_discarded(conversation, "conversation turn", exc)
         return turns
 
-    async def append_history(self, conversation: str, turns: Sequence[Turn], *, keep: int) -> None:
+    async def append_history(
+        self, conversation: str, turns: Sequence[Turn], *, keep: int, ttl: float | None = None
+    ) -> None:
         key = f"{PREFIX}history:{conversation}"
         with _converted():
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -335,7 +343,32 @@ class RedisStore(Store):
                     pipe.ltrim(key, -keep, -1)
                 else:
                     pipe.delete(key)
+                if ttl is None:
+                    pipe.persist(key)
+                else:
+                    pipe.pexpire(key, _millis(ttl))
                 await pipe.execute()
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        with _converted():
+            return bool(await self._redis.set(f"{PREFIX}claim:{key}", 1, nx=True, px=_millis(ttl)))
+
+    async def release(self, key: str) -> None:
+        with _converted():
+            await self._redis.delete(f"{PREFIX}claim:{key}")
+
+    async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:
+        with _converted():
+            count = await self._take_unit(keys=[f"{PREFIX}count:{key}"], args=[limit, _millis(ttl)])
+        return None if count is None else int(count)
+
+    async def give_unit(self, key: str) -> None:
+        with _converted():
+            await self._give_unit(keys=[f"{PREFIX}count:{key}"])
+
+    async def ping(self) -> None:
+        with _converted():
+            await self._redis.ping()
 
     async def close(self) -> None:
         with _converted():

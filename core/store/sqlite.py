@@ -5,6 +5,9 @@ event loop never blocks and each change is atomic within the process; writes
 take SQLite's write lock up front (``BEGIN IMMEDIATE``), so they are atomic
 across processes sharing the file too. A record this build cannot read is
 dropped by whichever transaction finds it first, so it is logged once.
+Claims, counters and conversations given a lifetime expire by the wall clock
+(every process agrees on it): a row past its time reads as absent, and writes
+sweep such rows away (:mod:`core.store.sqlite_schema`).
 """
 
 from __future__ import annotations
@@ -32,53 +35,9 @@ from core.store.base import (
     Store,
     resolve,
 )
+from core.store.sqlite_schema import prepare, sweep, sweep_conversations
 
 _T = TypeVar("_T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS games (player TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stats (player TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS moves (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    player TEXT NOT NULL, move_id TEXT NOT NULL, result TEXT NOT NULL,
-    UNIQUE (player, move_id)
-);
-CREATE TABLE IF NOT EXISTS history (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_by_conversation ON history (conversation, seq);
-CREATE TABLE IF NOT EXISTS boards (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ref TEXT NOT NULL UNIQUE,
-    platform TEXT NOT NULL, workspace TEXT NOT NULL, user_id TEXT NOT NULL,
-    game_id TEXT NOT NULL,
-    opponent TEXT
-);
-CREATE INDEX IF NOT EXISTS boards_by_player ON boards (platform, workspace, user_id, seq);
-CREATE TABLE IF NOT EXISTS answers (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ref TEXT NOT NULL UNIQUE,
-    conversation TEXT NOT NULL
-);
-"""
-
-
-WAL_ATTEMPTS = 100
-"""Tries to switch a database to WAL while another process is doing the same (0.05 s apart)."""
-
-
-def _use_wal(conn: sqlite3.Connection) -> None:
-    """Switch to write-ahead logging; SQLite refuses at once, without waiting, while another
-    connection holds the database (two processes opening a new file together), so try again."""
-    for attempt in range(WAL_ATTEMPTS):
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05)
 
 
 class SQLiteStore(Store):
@@ -103,9 +62,7 @@ class SQLiteStore(Store):
         def connect() -> sqlite3.Connection:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            _use_wal(conn)
-            conn.executescript(_SCHEMA)
-            _add_board_opponents(conn)
+            prepare(conn)
             return conn
 
         loop = asyncio.get_running_loop()
@@ -282,13 +239,19 @@ class SQLiteStore(Store):
     async def load_history(self, conversation: str) -> list[Turn]:
         rows = await self._run(
             lambda conn: conn.execute(
-                "SELECT role, content FROM history WHERE conversation = ? ORDER BY seq", (conversation,)
+                "SELECT role, content FROM history WHERE conversation = ? AND NOT EXISTS "
+                "(SELECT 1 FROM conversations WHERE conversation = ? AND expires <= ?) ORDER BY seq",
+                (conversation, conversation, time.time()),
             ).fetchall()
         )
         return [Turn(role=role, content=content) for role, content in rows]
 
-    async def append_history(self, conversation: str, turns: Sequence[Turn], *, keep: int) -> None:
+    async def append_history(
+        self, conversation: str, turns: Sequence[Turn], *, keep: int, ttl: float | None = None
+    ) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            sweep_conversations(conn, conversation, now)
             conn.executemany(
                 "INSERT INTO history (conversation, role, content) VALUES (?, ?, ?)",
                 [(conversation, turn.role, turn.content) for turn in turns],
@@ -298,30 +261,65 @@ class SQLiteStore(Store):
                 "(SELECT seq FROM history WHERE conversation = ? ORDER BY seq DESC LIMIT ?)",
                 (conversation, conversation, keep),
             )
+            if ttl is None:
+                conn.execute("DELETE FROM conversations WHERE conversation = ?", (conversation,))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO conversations (conversation, expires) VALUES (?, ?)",
+                    (conversation, now + ttl),
+                )
 
         await self._run(work, write=True)
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            sweep(conn, "claims", key, now)
+            return bool(
+                conn.execute(
+                    "INSERT OR IGNORE INTO claims (key, expires) VALUES (?, ?)", (key, now + ttl)
+                ).rowcount
+            )
+
+        return await self._run(work, write=True)
+
+    async def release(self, key: str) -> None:
+        await self._run(lambda conn: conn.execute("DELETE FROM claims WHERE key = ?", (key,)), write=True)
+
+    async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:
+        def work(conn: sqlite3.Connection) -> int | None:
+            now = time.time()
+            sweep(conn, "counters", key, now)
+            row = conn.execute("SELECT count FROM counters WHERE key = ?", (key,)).fetchone()
+            count = 0 if row is None else int(row[0])
+            if count >= limit:
+                return None
+            # a new counter gets its expiry; a running one keeps the one its first use set
+            conn.execute(
+                "INSERT INTO counters (key, count, expires) VALUES (?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET count = count + 1",
+                (key, now + ttl),
+            )
+            return count + 1
+
+        return await self._run(work, write=True)
+
+    async def give_unit(self, key: str) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "UPDATE counters SET count = count - 1 WHERE key = ? AND count > 0 AND expires > ?",
+                (key, time.time()),
+            ),
+            write=True,
+        )
+
+    async def ping(self) -> None:
+        """Read the file's schema: it is there and readable (not only the connection object)."""
+        await self._run(lambda conn: conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall())
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown()
-
-
-def _add_board_opponents(conn: sqlite3.Connection) -> None:
-    """A database made before board links kept opponents gets the column (empty: not recorded).
-
-    Check and change are one write transaction, so two processes opening the file at once
-    add it once.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(boards)")}
-        if "opponent" not in columns:
-            conn.execute("ALTER TABLE boards ADD COLUMN opponent TEXT")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _data(conn: sqlite3.Connection, table: str, key: str) -> str | None:

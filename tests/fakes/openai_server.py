@@ -71,6 +71,8 @@ class FakeOpenAI:
     chunk_delay: float = 0.0
     finish_reason: str = "stop"
     image: bytes = TINY_PNG
+    flag_words: tuple[str, ...] = ("forbidden",)
+    """Moderation flags (as violence) any input containing one of these, case-insensitively."""
     delay: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
     _failures: dict[str, list[str]] = field(default_factory=dict)
@@ -84,7 +86,7 @@ class FakeOpenAI:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def fail(self, endpoint: str, kind: str, times: int = 1) -> None:
-        """Answer the next ``times`` calls to ``endpoint`` ("chat" or "images") with an error."""
+        """Answer the next ``times`` calls to ``endpoint`` ("chat", "images", "moderations") with an error."""
         self._failures.setdefault(endpoint, []).extend([kind] * times)
 
     def break_stream_after(self, chunks: int) -> None:
@@ -102,6 +104,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1" + _PATHS["chat"], self._chat)
         app.router.add_post("/v1" + _PATHS["images"], self._images)
+        app.router.add_post("/v1" + _PATHS["moderations"], self._moderations)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -124,7 +127,7 @@ class FakeOpenAI:
         self.requests.append(Recorded(request.path, body, dict(request.headers)))
         if self.delay:
             await asyncio.sleep(self.delay)
-        endpoint = "chat" if request.path.endswith(_PATHS["chat"]) else "images"
+        endpoint = next(name for name, path in _PATHS.items() if request.path.endswith(path))
         pending = self._failures.get(endpoint)
         if pending:
             status, error = ERROR_KINDS[pending.pop(0)]
@@ -166,7 +169,37 @@ class FakeOpenAI:
         return _json({"created": int(time.time()), "data": [{"b64_json": encoded}], "output_format": "png"})
 
 
-_PATHS = {"chat": "/chat/completions", "images": "/images/generations"}
+    async def _moderations(self, request: web.Request) -> web.Response:
+        body, failure = await self._record(request)
+        if failure:
+            return failure
+        inputs = body.get("input")
+        if not isinstance(inputs, (str, list)) or not inputs:
+            error = {"message": "'input' is required", "type": "invalid_request_error", "code": None}
+            return _json({"error": {**error, "param": "input"}}, status=400)
+        texts = [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
+        results = [_moderation(any(w.lower() in t.lower() for w in self.flag_words)) for t in texts]
+        return _json({"id": "modr-fake", "model": body.get("model") or "omni-moderation-latest", "results": results})
+
+
+_PATHS = {"chat": "/chat/completions", "images": "/images/generations", "moderations": "/moderations"}
+_MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
+    "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors",
+    "violence", "violence/graphic",
+)  # fmt: skip
+
+
+def _moderation(flagged: bool) -> dict[str, Any]:
+    """One result in the real shape: every category, flagged as violence when ``flagged``."""
+    return {
+        "flagged": flagged,
+        "categories": {name: flagged and name == "violence" for name in _MODERATION_CATEGORIES},
+        "category_scores": {
+            name: 0.97 if flagged and name == "violence" else 0.0001 for name in _MODERATION_CATEGORIES
+        },
+        "category_applied_input_types": {name: ["text"] for name in _MODERATION_CATEGORIES},
+    }
 
 
 def _json(data: dict[str, Any], status: int = 200) -> web.Response:

@@ -1,0 +1,114 @@
+"""What a command passes before it spends OpenAI money, in this order:
+
+1. one at a time: a user has at most one ``/draw`` and one character drawing in flight
+   (a lock in the store, so it holds across processes; its expiry frees it if a process dies);
+2. moderation (``MODERATION``): flagged input is refused politely and privately, costing no quota;
+3. the user's daily quota (``QUOTA_*_PER_DAY``), counted in the store; a request that then
+   fails upstream gives its unit back;
+4. a place among this process's ``OPENAI_MAX_CONCURRENCY`` OpenAI calls; a request that has
+   to wait is told privately that it is queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Literal
+
+from core import quota
+from core.errors import ContentBlocked, QuotaExceeded, UpstreamError
+from core.messages import text
+from handlers.port import Command, Reply, Services
+
+Spend = Literal["ask", "draw"]
+"""What a request spends: a chat answer, or an image (``/draw`` or a drawn janken opponent)."""
+
+QUOTA_COMMANDS: dict[Spend, str] = {"ask": "/ask", "draw": "/draw"}
+
+LOCK_TTL = 900.0
+"""Seconds a drawing's lock outlives a process that died holding it (longer than any drawing)."""
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@contextlib.asynccontextmanager
+async def one_at_a_time(name: str, command: Command, services: Services) -> AsyncIterator[None]:
+    """Hold the user's ``name`` lock (e.g. ``draw``) for the block; refuse if it is held already."""
+    key = f"inflight:{name}:{command.player}"
+    if not await services.store.claim(key, LOCK_TTL):
+        raise QuotaExceeded("draw_in_flight")
+    try:
+        yield
+    finally:
+        await services.store.release(key)
+
+
+@contextlib.asynccontextmanager
+async def spending(
+    spend: Spend,
+    prompt: str,
+    command: Command,
+    reply: Reply,
+    services: Services,
+    *,
+    clock: Clock = _utc_now,
+) -> AsyncIterator[None]:
+    """Moderate ``prompt``, count one unit of the user's ``spend`` quota, then hold an OpenAI slot.
+
+    A unit is given back if the block fails upstream (an outage, a rate limit, a refusal by
+    the provider's safety system): the user got nothing for it.
+    """
+    services.ai.check()
+    await _moderate(spend, prompt, services)
+    async with _counted(spend, command, services, clock()), queued(command, reply, services):
+        yield
+
+
+async def _moderate(spend: Spend, prompt: str, services: Services) -> None:
+    mode = services.limits.moderation
+    if mode == "all" or (mode == "draw" and spend == "draw"):
+        async with services.openai_slots.held():
+            flagged = await services.ai.flagged(prompt)
+        if flagged:
+            raise ContentBlocked("moderation_flagged")
+
+
+@contextlib.asynccontextmanager
+async def _counted(spend: Spend, command: Command, services: Services, now: dt.datetime) -> AsyncIterator[None]:
+    limits = services.limits
+    limit = limits.quota_ask_per_day if spend == "ask" else limits.quota_draw_per_day
+    if not limit:
+        yield
+        return
+    key = quota.counter_key(spend, command.player, now)
+    if await services.store.take_unit(key, limit, limits.quota_ttl) is None:
+        reset = quota.next_reset(now)
+        hours, minutes = divmod(max(1, int((reset - now).total_seconds() + 59) // 60), 60)
+        raise QuotaExceeded(
+            "quota_exceeded",
+            limit=limit,
+            command=QUOTA_COMMANDS[spend],
+            resets=f"{reset:%H:%M}",
+            hours=hours,
+            minutes=minutes,
+        )
+    try:
+        yield
+    except (UpstreamError, ContentBlocked):
+        await services.store.give_unit(key)
+        raise
+
+
+@contextlib.asynccontextmanager
+async def queued(command: Command, reply: Reply, services: Services) -> AsyncIterator[None]:
+    """Hold one of this process's OpenAI slots; tell the user privately if they must wait for one."""
+    slots = services.openai_slots
+    if slots.would_wait():
+        await reply.send_private(text("queued", command.locale, position=slots.waiting + 1))
+    async with slots.held():
+        yield

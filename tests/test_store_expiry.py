@@ -1,0 +1,223 @@
+"""The store's expiring primitives: claims, counters with a limit, and conversations with a
+lifetime. Every backend (the ``store`` fixture) must pass all of it; the last tests check
+what only one backend can show (several clients on one database, the file staying small).
+
+Lifetimes here are a few tenths of a second, and each wait leaves a margin either side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.conversation import Turn
+from core.store import Store
+from core.store.memory import MemoryStore
+from core.store.redis import RedisStore
+from core.store.sqlite import SQLiteStore
+
+TTL = 0.5
+"""A lifetime short enough to wait out."""
+
+MARGIN = 0.2
+"""How far either side of an expiry a test looks, for a slow or busy machine."""
+
+HI, HO = Turn("user", "hi"), Turn("assistant", "ho")
+
+
+async def test_a_key_is_claimed_once_until_released(store: Store) -> None:
+    assert await store.claim("event:e1", 60) is True
+    assert await store.claim("event:e1", 60) is False
+    assert await store.claim("event:e2", 60) is True
+    await store.release("event:e1")
+    assert await store.claim("event:e1", 60) is True
+    await store.release("never-claimed")
+
+
+async def test_a_claim_expires_after_its_ttl(store: Store) -> None:
+    assert await store.claim("inflight:alice", TTL)
+    await asyncio.sleep(TTL - MARGIN)
+    assert not await store.claim("inflight:alice", TTL)  # a failed claim does not renew it
+    await asyncio.sleep(2 * MARGIN)
+    assert await store.claim("inflight:alice", TTL)
+
+
+async def test_fifty_concurrent_claims_of_one_key_give_exactly_one(store: Store) -> None:
+    taken = await asyncio.gather(*(store.claim("event:burst", 60) for _ in range(50)))
+    assert taken.count(True) == 1
+
+
+async def test_a_counter_counts_up_to_its_limit_then_refuses(store: Store) -> None:
+    assert [await store.take_unit("draw:alice", 3, 60) for _ in range(5)] == [1, 2, 3, None, None]
+    assert await store.take_unit("draw:bob", 3, 60) == 1
+    assert await store.take_unit("draw:none", 0, 60) is None
+
+
+async def test_a_hundred_concurrent_takes_count_exactly_the_limit(store: Store) -> None:
+    counts = await asyncio.gather(*(store.take_unit("draw:alice", 7, 60) for _ in range(100)))
+    assert sorted(c for c in counts if c is not None) == [1, 2, 3, 4, 5, 6, 7]
+    assert await store.take_unit("draw:alice", 7, 60) is None
+
+
+async def test_a_unit_given_back_can_be_taken_again(store: Store) -> None:
+    for _ in range(2):
+        await store.take_unit("draw:alice", 2, 60)
+    await store.give_unit("draw:alice")
+    assert await store.take_unit("draw:alice", 2, 60) == 2
+    assert await store.take_unit("draw:alice", 2, 60) is None
+
+
+async def test_a_counter_never_goes_below_zero(store: Store) -> None:
+    await store.give_unit("draw:alice")  # no counter: nothing to give back, none is made
+    assert await store.take_unit("draw:alice", 1, 60) == 1
+    for _ in range(3):
+        await store.give_unit("draw:alice")
+    assert await store.take_unit("draw:alice", 1, 60) == 1
+    assert await store.take_unit("draw:alice", 1, 60) is None
+
+
+async def test_a_counter_expires_ttl_after_its_first_use_and_later_uses_do_not_renew_it(store: Store) -> None:
+    assert await store.take_unit("draw:alice", 5, TTL) == 1
+    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    assert await store.take_unit("draw:alice", 5, TTL) == 2  # renewing here would keep it past TTL
+    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    assert await store.take_unit("draw:alice", 5, TTL) == 1
+
+
+async def test_a_counter_given_back_to_zero_keeps_its_first_expiry(store: Store) -> None:
+    assert await store.take_unit("draw:alice", 5, TTL) == 1
+    await store.give_unit("draw:alice")
+    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    assert await store.take_unit("draw:alice", 5, TTL) == 1  # the counter's use, not its creation
+    assert await store.take_unit("draw:alice", 5, TTL) == 2
+    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    assert await store.take_unit("draw:alice", 5, TTL) == 1
+
+
+async def test_a_conversation_with_a_ttl_is_forgotten_after_it(store: Store) -> None:
+    await store.append_history("c1", [HI, HO], keep=10, ttl=TTL)
+    await store.append_history("c2", [HI], keep=10)
+    await asyncio.sleep(TTL - MARGIN)
+    assert await store.load_history("c1") == [HI, HO]
+    await asyncio.sleep(2 * MARGIN)
+    assert await store.load_history("c1") == []
+    assert await store.load_history("c2") == [HI]
+    await store.append_history("c1", [HO], keep=10, ttl=TTL)  # a new conversation, not the old one's end
+    assert await store.load_history("c1") == [HO]
+
+
+async def test_each_append_renews_a_conversation(store: Store) -> None:
+    await store.append_history("c1", [HI], keep=10, ttl=TTL)
+    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    await store.append_history("c1", [HO], keep=10, ttl=TTL)
+    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    assert await store.load_history("c1") == [HI, HO]
+    await asyncio.sleep(TTL / 2 + MARGIN)
+    assert await store.load_history("c1") == []
+
+
+async def test_an_append_without_a_ttl_keeps_the_conversation_for_ever(store: Store) -> None:
+    await store.append_history("c1", [HI], keep=10, ttl=TTL)
+    await store.append_history("c1", [HO], keep=10)
+    await asyncio.sleep(TTL + MARGIN)
+    assert await store.load_history("c1") == [HI, HO]
+
+
+async def test_a_live_store_answers_a_ping(store: Store) -> None:
+    await store.ping()
+
+
+# Several clients of one database (two processes of a deployment).
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def two_clients(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[tuple[Store, Store]]:  # type: ignore[no-untyped-def]
+    """Two stores open on the same database, as two processes would have them."""
+    async def open_one() -> Store:
+        if request.param == "sqlite":
+            return await SQLiteStore.open(tmp_path / "bot.db")
+        return await RedisStore.open(request.getfixturevalue("redis_db"))
+
+    a, b = await open_one(), await open_one()
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def test_a_claim_holds_for_every_client_of_the_database(two_clients: tuple[Store, Store]) -> None:
+    a, b = two_clients
+    assert await a.claim("event:e1", 60)
+    assert not await b.claim("event:e1", 60)
+    await b.release("event:e1")
+    assert await a.claim("event:e1", 60)
+    taken = await asyncio.gather(*(s.claim("event:e2", 60) for _ in range(25) for s in (a, b)))
+    assert taken.count(True) == 1
+
+
+async def test_a_counter_is_shared_by_every_client_of_the_database(two_clients: tuple[Store, Store]) -> None:
+    a, b = two_clients
+    counts = await asyncio.gather(*(s.take_unit("draw:alice", 9, 60) for _ in range(50) for s in (a, b)))
+    assert sorted(c for c in counts if c is not None) == list(range(1, 10))
+    await a.give_unit("draw:alice")
+    assert await b.take_unit("draw:alice", 9, 60) == 9
+
+
+# Expired entries do not pile up where nothing reads them again.
+
+
+async def _count_rows(store: SQLiteStore, table: str) -> int:
+    row = await store._run(lambda conn: conn.execute(f"SELECT count(*) FROM {table}").fetchone())
+    return int(row[0])
+
+
+async def test_sqlite_sweeps_expired_claims_counters_and_conversations(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = await SQLiteStore.open(tmp_path / "bot.db")
+    for i in range(50):
+        await store.claim(f"event:{i}", 0.05)
+        await store.take_unit(f"draw:{i}", 5, 0.05)
+        await store.append_history(f"c{i}", [HI, HO], keep=10, ttl=0.05)
+    await asyncio.sleep(0.1)
+    for i in range(3):  # each write sweeps a bounded batch of what expired
+        await store.claim(f"event:new{i}", 60)
+        await store.take_unit(f"draw:new{i}", 5, 60)
+        await store.append_history(f"new{i}", [HI], keep=10, ttl=60)
+    counts = {table: await _count_rows(store, table) for table in ("claims", "counters", "conversations")}
+    assert counts == {"claims": 3, "counters": 3, "conversations": 3}
+    assert await _count_rows(store, "history") == 3
+    await store.close()
+
+
+async def test_memory_forgets_expired_entries_nothing_touches_again() -> None:
+    store = MemoryStore()
+    for i in range(500):
+        await store.claim(f"event:{i}", 0.01)
+        await store.take_unit(f"draw:{i}", 5, 0.01)
+        await store.append_history(f"c{i}", [HI], keep=10, ttl=0.01)
+    await asyncio.sleep(0.05)
+    for i in range(2000):  # new keys, enough to make the store sweep (the old ones are never read)
+        await store.claim(f"event:new{i}", 60)
+    assert all(key.startswith("event:new") for key in store._claims)
+    assert (store._counters, store._counter_expiry, store._history, store._history_expiry) == ({}, {}, {}, {})
+
+
+async def test_a_database_from_before_expiry_opens_keeps_its_history_and_expires(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bot.db"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute(
+            "CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "conversation TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL)"
+        )
+        old.execute("INSERT INTO history (conversation, role, content) VALUES ('c1', 'user', 'hi')")
+    a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
+    assert await a.load_history("c1") == [HI]
+    assert await a.claim("event:e1", 60) and not await b.claim("event:e1", 60)
+    assert await b.take_unit("draw:alice", 1, 60) == 1
+    await b.append_history("c1", [HO], keep=10, ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await a.load_history("c1") == []
+    await a.close()
+    await b.close()
