@@ -90,7 +90,7 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
         except BotError as exc:
             reason = exc.__cause__ or exc
             raise ConfigError(
-                f"STORE_URL={redacted(settings.store_url)!r} cannot be opened: {reason}"
+                f"{settings.store_url_name}={redacted(settings.store_url)!r} cannot be opened: {reason}"
             ) from exc
         stack.push_async_callback(store.close)
         ai = await stack.enter_async_context(open_ai(settings))
@@ -162,7 +162,12 @@ async def run_slack(
     drain = built.listeners.drain
     if http:
         port = port or settings.port or DEFAULT_PORT
-        await server.serve_http(built.app, port, drain=drain, signing_secret=secret)
+
+        async def store_ok() -> bool:  # GET /healthz: raises core.errors.Unavailable when it does not answer
+            await services.store.ping()
+            return True
+
+        await server.serve_http(built.app, port, drain=drain, signing_secret=secret, store_ok=store_ok)
     else:
         await server.serve_socket_mode(built.app, settings.slack_app_token or "", drain=drain)
 

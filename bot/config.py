@@ -54,6 +54,8 @@ class Settings:
     discord_token: str | None = field(default=None, repr=False)
     discord_guild_id: int | None = None
     store_url: str = field(default="sqlite:///bot.db", repr=False)  # may hold a password
+    store_url_name: str = "STORE_URL"
+    """The variable ``store_url`` came from (``REDIS_URL`` when ``STORE_URL`` is unset), for messages."""
     port: int | None = None
     log_level: str = "INFO"
     janken_hp: int = 3
@@ -113,6 +115,7 @@ class Settings:
             discord_token=get("DISCORD_TOKEN"),
             discord_guild_id=_parsed("DISCORD_GUILD_ID", get("DISCORD_GUILD_ID"), _positive_int, None),
             store_url=store_url,
+            store_url_name=store_source,
             port=_parsed("PORT", get("PORT"), _port, None),
             log_level=_parsed("LOG_LEVEL", get("LOG_LEVEL"), _log_level, cls.log_level),
             janken_hp=_parsed("JANKEN_HP", get("JANKEN_HP"), _positive_int, cls.janken_hp),

@@ -37,6 +37,8 @@ class ConsoleReply:
     def __init__(self, out: TextIO, images_dir: Path) -> None:
         self._out = out
         self._images_dir = images_dir
+        self.told: BaseException | None = None
+        """An error the user has already been shown (at the end of a cut answer)."""
 
     def _print(self, line: str) -> None:
         self._out.write(strip_controls(line) + "\n")
@@ -52,7 +54,11 @@ class ConsoleReply:
         return THREAD
 
     async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
-        """Print the answer as it arrives; no refs, as the whole console is one conversation."""
+        """Print the answer as it arrives; no refs, as the whole console is one conversation.
+
+        An answer cut short keeps what arrived and ends with a line saying why: the model's
+        failure (then the REPL does not say it again), or the bot stopping (SIGTERM).
+        """
         wrote = False
         stripper = ControlStripper()  # one per stream: a sequence may span deltas
         try:
@@ -60,9 +66,17 @@ class ConsoleReply:
                 self._out.write(stripper.feed(delta))
                 self._out.flush()
                 wrote = True
-        finally:
+        except BaseException as exc:
             if wrote:
                 self._print("")
+                if isinstance(exc, asyncio.CancelledError):
+                    self._print(text("answer_interrupted", reason=text("bot_stopping")))
+                elif isinstance(exc, Exception):
+                    self._print(text("answer_interrupted", reason=user_message(exc)))
+                    self.told = exc
+            raise
+        if wrote:
+            self._print("")
         return []
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:
@@ -108,7 +122,8 @@ async def run(
         except Exception as exc:  # noqa: BLE001 - ours or a bug: the user gets a short line, not a traceback
             if unexpected(exc):
                 _log.error("command %r failed", name, exc_info=exc)
-            await reply.send_private(user_message(exc, command.locale))
+            if exc is not reply.told:
+                await reply.send_private(user_message(exc, command.locale))
 
 
 def _lines_of(stdin: TextIO) -> asyncio.Queue[str | None]:

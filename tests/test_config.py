@@ -169,7 +169,7 @@ def test_a_redis_that_cannot_be_reached_stops_start_up_without_the_secret(
     caplog.set_level(logging.DEBUG)
     assert entrypoint.main(["console"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("configuration error: STORE_URL=") and len(err.strip().splitlines()) == 1
+    assert err.startswith("configuration error: REDIS_URL=") and len(err.strip().splitlines()) == 1
     assert "hunter2" not in err + caplog.text
 
 

@@ -39,9 +39,25 @@ PAYLOAD_SHAPE = {
 
 ACK_FIRST = web.AppKey("ack_first", AckFirst)
 
+StoreCheck = Callable[[], Awaitable[bool]]
+"""Whether the store answers now (``False``, or an error, when it does not)."""
+HEALTH_TIMEOUT = 2.0
+"""Seconds ``GET /healthz`` waits for the store before calling it unavailable."""
 
-def web_app(app: AsyncApp, *, signing_secret: str, limits: HttpLimits = DEFAULT_LIMITS) -> web.Application:
-    """Bolt's request URL plus a health check, as an aiohttp application."""
+
+def web_app(
+    app: AsyncApp,
+    *,
+    signing_secret: str,
+    limits: HttpLimits = DEFAULT_LIMITS,
+    store_ok: StoreCheck | None = None,
+) -> web.Application:
+    """Bolt's request URL plus a health check, as an aiohttp application.
+
+    ``GET /healthz`` answers 200 ``{"ok": true, "store": "ok"}`` while ``store_ok`` says the
+    store answers, 503 ``{"ok": false, "store": "unavailable"}`` otherwise (or after
+    :data:`HEALTH_TIMEOUT`); with no ``store_ok``, 200 ``{"ok": true}`` while the process is up.
+    """
     if not signing_secret.strip():
         raise ConfigError("SLACK_SIGNING_SECRET is empty; it is needed to verify Slack's HTTP requests")
     signature = SlackSignature(signing_secret)
@@ -60,13 +76,28 @@ def web_app(app: AsyncApp, *, signing_secret: str, limits: HttpLimits = DEFAULT_
             turn.sent()
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        if store_ok is None:
+            return web.json_response({"ok": True})
+        if await _answers(store_ok):
+            return web.json_response({"ok": True, "store": "ok"})
+        return web.json_response({"ok": False, "store": "unavailable"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
 
     application = web.Application(client_max_size=limits.max_body)
     application[ACK_FIRST] = ack_first
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", healthz)
     return application
+
+
+async def _answers(store_ok: StoreCheck) -> bool:
+    """``store_ok()``, bounded by :data:`HEALTH_TIMEOUT`; a failure or a timeout is ``False``."""
+    try:
+        return await asyncio.wait_for(store_ok(), HEALTH_TIMEOUT)
+    except TimeoutError:
+        _log.warning("health check: the store did not answer within %s s", HEALTH_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure of the check means "not healthy", never a 500
+        _log.warning("health check: the store is unavailable (%s)", type(exc).__name__)
+    return False
 
 
 async def _verified(request: web.Request, signature: SlackSignature, limits: HttpLimits) -> AsyncBoltRequest:
@@ -99,9 +130,14 @@ async def serve_http(
     drain: Callable[[], Awaitable[None]],
     signing_secret: str,
     limits: HttpLimits = DEFAULT_LIMITS,
+    store_ok: StoreCheck | None = None,
 ) -> None:
-    """Serve until cancelled; then stop taking requests, let answers in progress finish, close."""
-    runner = await start_runner(web_app(app, signing_secret=signing_secret, limits=limits), limits)
+    """Serve until cancelled; then stop taking requests, let answers in progress finish, close.
+
+    ``store_ok`` backs ``GET /healthz`` (see :func:`web_app`).
+    """
+    application = web_app(app, signing_secret=signing_secret, limits=limits, store_ok=store_ok)
+    runner = await start_runner(application, limits)
     try:
         try:
             listener = await listen(runner, "0.0.0.0", port, limits)

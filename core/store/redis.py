@@ -24,6 +24,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as LostConnection
 from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
@@ -69,10 +70,12 @@ REPLY_TIMEOUT = 5.0
 def _pool(url: str) -> BlockingConnectionPool:
     """Connections to ``url`` that recover by themselves once Redis is back.
 
-    The pool checks a connection before lending it and reconnects one the server closed
-    (a restart), so the first command after Redis returns works. A failed command is not
-    sent again (no ``retry``): ``take_unit``'s INCR or an appended turn could then count
-    twice; it fails as :class:`Unavailable` and the caller decides.
+    A pooled connection that sat idle through a Redis restart is only found dead when a
+    command is written to it, so a command that meets a closed connection is sent once more
+    on a fresh one: otherwise the first command after every restart would fail. Only a
+    connection error is retried, once: a timeout is not (the command may have run, and
+    ``take_unit``'s INCR or an appended turn could count twice); it fails as
+    :class:`Unavailable` and the caller decides.
     """
     return BlockingConnectionPool.from_url(
         url,
@@ -81,7 +84,7 @@ def _pool(url: str) -> BlockingConnectionPool:
         timeout=CONNECTION_WAIT,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=REPLY_TIMEOUT,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(LostConnection,)),
     )
 
 
