@@ -15,7 +15,7 @@ What it measures
       answers were complete within 60 s of the last request. The fake records each call's
       wall-clock arrival and the sending process each request's, so the two compare directly;
     * the bot's peak RSS: VmRSS sampled every 50 ms and VmHWM read just before stopping it,
-      and the CPU time it used.
+      and the CPU time it used (with several bots: the highest RSS, the CPU time added up).
 
 How
     The fake OpenAI (streaming ``--chunks`` chunks ``--delay`` s apart, so ~1 s answers by
@@ -30,11 +30,17 @@ How
     once, so neither the fakes' work nor the client's own shows up in the timing. The N users
     ask from ``--channels`` channels of one workspace (one bot token).
 
+    ``--processes P`` runs P bots on P ports for that one workspace, as a deployment with
+    several processes would, and spreads the burst over them in turn. They share a Redis
+    store (``REDIS_URL``, else a ``redis-server`` the bench starts: ``bench/slack_processes.py``),
+    and with it Slack's rate budgets, since Slack counts per workspace, not per process.
+    One process keeps the SQLite store, as before.
+
 Run it by hand (it is a report, not a test)::
 
     .venv/bin/python -m bench.slack_load [--n 200] [--channels 10] [--chunks 40] [--delay 0.025]
                                          [--answer-seconds S] [--mode native|update]
-                                         [--tiers] [--timeout 120]
+                                         [--tiers] [--processes 1] [--timeout 120]
 
 The two runs with Slack's limits on, and their targets (printed as PASS/FAIL)::
 
@@ -43,6 +49,8 @@ The two runs with Slack's limits on, and their targets (printed as PASS/FAIL)::
     .venv/bin/python -m bench.slack_load --n 20 --channels 20 --tiers
     # 200 at once in 10 channels: 200/200 complete within 60 s of the last request, at most 2 x 429
     .venv/bin/python -m bench.slack_load --n 200 --channels 10 --tiers
+    # either one with two bot processes for the workspace: the same targets
+    .venv/bin/python -m bench.slack_load --n 20 --channels 20 --tiers --processes 2
 
 Exit status: 0 whether the targets pass or fail; 1 if the bot never became healthy or died.
 """
@@ -74,6 +82,7 @@ from typing import TypeVar
 
 import aiohttp
 
+from bench.slack_processes import Bots, bench_store, peak, total
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import Call, FakeSlackAPI, Message
 from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender
@@ -83,6 +92,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _T = TypeVar("_T")
 START: asyncio.Event  # the burst's starting gun, in the sending process
 CHANNELS = 10  # default for --channels
+BOT_TOKEN = "xoxb-bench"
 HEALTH_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -151,9 +161,9 @@ class Measured:
     acks: list[Ack]
     done: Completion
     alive: bool  # the bot was still running when the wait ended
-    hwm_kib: int | None
-    cpu: float | None
-    sampler: RssSampler
+    hwm_kib: int | None  # the highest of the bots'
+    cpu: float | None  # the bots' added up
+    samplers: list[RssSampler]  # one per bot
     timelines: dict[str, Timeline] = field(default_factory=dict)  # user -> their answer's timeline
 
     @property
@@ -217,17 +227,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bot_env(ai: FakeOpenAI, slack: FakeSlackAPI, mode: str, tmpdir: str) -> dict[str, str]:
+def bot_env(ai: FakeOpenAI, slack: FakeSlackAPI, mode: str, store_url: str) -> dict[str, str]:
     """A clean environment: only what the bot needs, pointed at the fakes."""
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     return {
         **keep,
-        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": ai.url,
-        "STORE_URL": f"sqlite:///{tmpdir}/bench.db",
+        "STORE_URL": store_url,
         "SLACK_STREAMING": mode,
         "LOG_LEVEL": "WARNING",
     }
@@ -238,6 +248,14 @@ def start_bot(port: int, env: dict[str, str], log_path: Path) -> subprocess.Pope
     command = [sys.executable, "-m", "bot", "slack", "--http", "--port", str(port)]
     with open(log_path, "w") as log:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def start_bots(count: int, env: dict[str, str], logs: Path) -> Bots:
+    """``count`` bots for the one workspace, each on a free port, logging into ``logs``."""
+    ports = [free_port() for _ in range(count)]
+    names = ["bot-stderr.log"] if count == 1 else [f"bot{i + 1}-stderr.log" for i in range(count)]
+    paths = [logs / name for name in names]
+    return Bots([start_bot(port, env, path) for port, path in zip(ports, paths)], ports, paths)
 
 
 async def wait_healthy(proc: subprocess.Popen[bytes], base: str, session: aiohttp.ClientSession) -> float:
@@ -335,36 +353,39 @@ async def send_one(request: bytes, port: int) -> tuple[int, float, float]:
     return status, time.perf_counter() - started, sent_at
 
 
-async def _burst(requests: list[bytes], port: int) -> list[tuple[int, float, float]]:
+async def _burst(requests: list[tuple[bytes, int]]) -> list[tuple[int, float, float]]:
     global START
     START = asyncio.Event()
-    sending = [asyncio.ensure_future(send_one(request, port)) for request in requests]
+    sending = [asyncio.ensure_future(send_one(request, port)) for request, port in requests]
     await asyncio.sleep(1)  # every connection open first, as at Slack's edge
     START.set()
     return list(await asyncio.gather(*sending))
 
 
-def burst(requests: list[bytes], port: int) -> list[tuple[int, float, float]]:
-    """Send every request at once, from a process of its own: the fakes' work cannot delay the timing."""
-    return asyncio.run(_burst(requests, port))
+def burst(requests: list[tuple[bytes, int]]) -> list[tuple[int, float, float]]:
+    """Send every ``(request, port)`` at once, from a process of its own: the fakes' work cannot delay
+    the timing."""
+    return asyncio.run(_burst(requests))
 
 
 async def send_all(
-    sender: SlackSender, port: int, pool: ProcessPoolExecutor, commands: Sequence[tuple[str, str, str, str]]
-) -> list[Ack]:
-    """Every ``(command, text, user, channel)`` at once.
+    sender: SlackSender, ports: Sequence[int], pool: ProcessPoolExecutor,
+    commands: Sequence[tuple[str, str, str, str]],
+) -> list[Ack]:  # fmt: skip
+    """Every ``(command, text, user, channel)`` at once, to each of the bots' ``ports`` in turn.
 
     Requests are signed and connections open before the burst, and the client is a
     thin HTTP/1.1 writer in its own process, so the latency measured is the bot's
     time to acknowledge rather than the load generator's own work.
     """
     requests = []
-    for command, text, user, channel in commands:
+    for i, (command, text, user, channel) in enumerate(commands):
+        port = ports[i % len(ports)]
         body = sender.slash_body(command, text, user=user, channel_id=channel)
         headers = {**sender.signed(body, FORM), "Host": f"127.0.0.1:{port}", "Content-Length": str(len(body))}
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        requests.append(f"POST /slack/events HTTP/1.1\r\n{head}\r\n{body}".encode())
-    answered = await asyncio.get_running_loop().run_in_executor(pool, burst, requests, port)
+        requests.append((f"POST /slack/events HTTP/1.1\r\n{head}\r\n{body}".encode(), port))
+    answered = await asyncio.get_running_loop().run_in_executor(pool, burst, requests)
     return [Ack(c[2], c[3], *answer) for c, answer in zip(commands, answered)]
 
 
@@ -415,14 +436,14 @@ def _ts_key(ts: str) -> tuple[int, int]:
 
 async def wait_complete(
     slack: FakeSlackAPI,
-    proc: subprocess.Popen[bytes],
+    bots: Bots,
     want: int,
     expected: str,
     native: bool,
     started: float,
     timeout: float,
 ) -> Completion:
-    """Poll the fake Slack until ``want`` answers are complete, the timeout passes, or the bot dies."""
+    """Poll the fake Slack until ``want`` answers are complete, the timeout passes, or a bot dies."""
     last_count, last_seen = -1, 0.0
     while True:
         answers, complete = find_answers(slack.messages, expected, native)
@@ -431,7 +452,7 @@ async def wait_complete(
             last_count, last_seen = len(complete), elapsed
         if len(complete) >= want:
             return Completion(len(complete), elapsed, last_seen, answers, complete)
-        if elapsed > timeout or proc.poll() is not None:
+        if elapsed > timeout or bots.poll() is not None:
             return Completion(len(complete), None, last_seen, answers, complete)
         await asyncio.sleep(POLL_EVERY)
 
@@ -566,8 +587,9 @@ def print_figures(args: argparse.Namespace, run: Measured, slack: FakeSlackAPI) 
     peaks = {m: busiest_minute([c.time for c in calls if c.method == m]) for m in PACED_METHODS}
     limited = dict(sorted(Counter(c.method for c in calls if c.status == 429).items()))
     limits = "Slack's rate limits ON" if args.tiers else "no rate limits"
+    bots = f", {args.processes} bot processes sharing Redis" if args.processes > 1 else ""
     print(f"\n=== Slack load: N={args.n} in {args.channels} channels, mode={args.mode}, "
-          f"{args.chunks} chunks x {args.delay:g} s, {limits} ===")  # fmt: skip
+          f"{args.chunks} chunks x {args.delay:g} s, {limits}{bots} ===")  # fmt: skip
     line("ack latency (ms)", f"p50 {p50:.1f} / p99 {p99:.1f} / max {max(ms):.1f}")
     line("non-200 acks", sum(a.status != 200 for a in run.acks))
     line("answers complete", f"{run.done.complete}/{args.n}")
@@ -583,10 +605,13 @@ def print_figures(args: argparse.Namespace, run: Measured, slack: FakeSlackAPI) 
     line("answers shown partially before whole", f"{streamed}/{args.n}")
     soon = complete_soon_after_last_request(run.timelines, run.acks)
     line(f"complete <= {AFTER_LAST_REQUEST_S:.0f} s after last request", f"{soon}/{args.n}")
-    line("bot CPU time (user+sys)", "n/a" if run.cpu is None else f"{run.cpu:.2f} s")
+    each = f", {args.processes} bots" if args.processes > 1 else ""
+    line(f"bot CPU time (user+sys{each})", "n/a" if run.cpu is None else f"{run.cpu:.2f} s")
     hwm = "n/a" if run.hwm_kib is None else f"{run.hwm_kib / 1024:.1f}"
-    rss = f"VmHWM {hwm} / sampled max {run.sampler.max_kib / 1024:.1f}"
-    line("peak RSS (MiB)", f"{rss} ({run.sampler.samples} samples)")
+    sampled = max(s.max_kib for s in run.samplers) / 1024
+    rss = f"VmHWM {hwm} / sampled max {sampled:.1f}"
+    line(f"peak RSS (MiB{', highest bot' if each else ''})",
+         f"{rss} ({sum(s.samples for s in run.samplers)} samples)")  # fmt: skip
 
 
 def tier_targets(args: argparse.Namespace, run: Measured, slack: FakeSlackAPI) -> dict[str, bool]:
@@ -639,31 +664,34 @@ def show_log(path: Path, lines: int = 15) -> None:
 # ----- main -------------------------------------------------------------------------------
 
 
-async def load(
-    args: argparse.Namespace, proc: subprocess.Popen[bytes], port: int, slack: FakeSlackAPI, expected: str
-) -> Measured:
-    """Wait for the bot, send the commands, wait for the answers; read the bot's figures."""
-    base = f"http://127.0.0.1:{port}"
+async def load(args: argparse.Namespace, bots: Bots, slack: FakeSlackAPI, expected: str) -> Measured:
+    """Wait for the bots, send the commands, wait for the answers; read the bots' figures."""
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    sampler = RssSampler(proc.pid)
+    samplers = [RssSampler(proc.pid) for proc in bots.procs]
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        healthy = await wait_healthy(proc, base, session)
-        print(f"bot healthy after {healthy:.2f} s; sending {args.n} x /ask to the fresh process")
-        sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
-        sampler.start()
+        healthy = [
+            await wait_healthy(proc, f"http://127.0.0.1:{port}", session) for proc, port in zip(bots.procs, bots.ports)
+        ]  # fmt: skip
+        fresh = "the fresh process" if len(bots.procs) == 1 else f"{len(bots.procs)} fresh processes"
+        print(f"bot healthy after {max(healthy):.2f} s; sending {args.n} x /ask to {fresh}")
+        sender = SlackSender("", f"{slack.url}/response/", session)  # signs the bodies; send_all sends
+        for sampler in samplers:
+            sampler.start()
         try:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 started = time.perf_counter()
-                acks = await send_all(sender, port, pool, asks(args.n, args.channels))
+                acks = await send_all(sender, bots.ports, pool, asks(args.n, args.channels))
                 want = sum(a.status == 200 for a in acks)
                 native = args.mode == "native"
-                done = await wait_complete(slack, proc, want, expected, native, started, args.timeout)
-            alive = proc.poll() is None
-            hwm, cpu = proc_status_kib(proc.pid, "VmHWM"), proc_cpu_seconds(proc.pid)
+                done = await wait_complete(slack, bots, want, expected, native, started, args.timeout)
+            alive = bots.poll() is None
+            hwm = peak([proc_status_kib(proc.pid, "VmHWM") for proc in bots.procs])
+            cpu = total([proc_cpu_seconds(proc.pid) for proc in bots.procs])
         finally:
-            await sampler.stop()
-    return Measured(acks, done, alive, hwm, cpu, sampler)
+            for sampler in samplers:
+                await sampler.stop()
+    return Measured(acks, done, alive, hwm, cpu, samplers)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -672,19 +700,20 @@ async def run(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     ai = FakeOpenAI(chunks=answer_chunks(args.chunks), chunk_delay=args.delay)
     slack = FakeSlackAPI(rate_limits=args.tiers)
-    with tempfile.TemporaryDirectory(prefix="slack-bench-") as tmpdir:
-        log_path = Path(tmpdir) / "bot-stderr.log"
+    with (
+        tempfile.TemporaryDirectory(prefix="slack-bench-") as tmpdir,
+        bench_store(args.processes, tmpdir, token=BOT_TOKEN) as store_url,
+    ):
         async with running_fakes(ai, slack):
             print(f"code under test: {code_version()}")
-            port = free_port()
-            proc = start_bot(port, bot_env(ai, slack, args.mode, tmpdir), log_path)
+            bots = start_bots(args.processes, bot_env(ai, slack, args.mode, store_url), Path(tmpdir))
             measured = None
             try:
-                measured = await load(args, proc, port, slack, "".join(ai.chunks))
+                measured = await load(args, bots, slack, "".join(ai.chunks))
             except BotDown as exc:
                 print(f"BOT NOT HEALTHY: {exc}")
             finally:
-                await stop_bot(proc)
+                await asyncio.gather(*(stop_bot(proc) for proc in bots.procs))
             if measured is not None:  # reported after the stop, so calls made while draining count too
                 measured.timelines = answer_timelines(
                     slack.calls, slack.messages, measured.acks, "".join(ai.chunks), measured.done.users
@@ -693,8 +722,9 @@ async def run(args: argparse.Namespace) -> int:
                 print_verdict(args, measured, slack)
                 if not measured.alive:
                     print("BOT DIED during the run")
-            print(f"OpenAI requests: {len(ai.requests)}; bot exit status: {proc.returncode}")
-            show_log(log_path)
+            print(f"OpenAI requests: {len(ai.requests)}; bot exit status: {bots.returncodes}")
+            for log_path in bots.logs:
+                show_log(log_path)
     return 0 if measured is not None and measured.alive else 1
 
 
@@ -712,10 +742,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--mode", choices=("native", "update"), default="native", help="SLACK_STREAMING")
     parser.add_argument("--tiers", action="store_true", help="the fake Slack enforces Slack's rate limits")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="bot processes for the workspace, sharing Redis (default 1)"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="max seconds to wait for all answers")
     args = parser.parse_args(argv)
-    if args.n < 1 or args.chunks < 1 or args.channels < 1:
-        parser.error("--n, --channels and --chunks must be at least 1")
+    if min(args.n, args.chunks, args.channels, args.processes) < 1:
+        parser.error("--n, --channels, --chunks and --processes must be at least 1")
     if args.answer_seconds is not None:
         args.delay = args.answer_seconds / args.chunks
     return args

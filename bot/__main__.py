@@ -144,32 +144,37 @@ async def run_slack(
 ) -> None:
     """Build the Slack app on one shared web client and serve it until cancelled.
 
-    Slack's libraries are imported here, so the console starts without them.
+    With a Redis store, Slack's rate budgets live in that Redis too, shared by every
+    process serving the workspace. Slack's libraries are imported here, so the
+    console starts without them.
     """
     from bot import slack_app
+    from bot.shared_rate_budget import open_budget_redis
     from bot.slack_app import server
 
-    secret = settings.slack_signing_secret or ""
-    built = await slack_app.build(
-        services,
-        session,
-        token=settings.slack_bot_token or "",
-        signing_secret=secret,
-        api_url=settings.slack_api_url,
-        native=settings.slack_streaming == "native",
-    )
-    _settle_heap()
-    drain = built.listeners.drain
-    if http:
-        port = port or settings.port or DEFAULT_PORT
+    async with open_budget_redis(settings.store_url) as budget_redis:  # Slack's limits, shared
+        secret = settings.slack_signing_secret or ""
+        built = await slack_app.build(
+            services,
+            session,
+            token=settings.slack_bot_token or "",
+            signing_secret=secret,
+            api_url=settings.slack_api_url,
+            native=settings.slack_streaming == "native",
+            redis=budget_redis,
+        )
+        _settle_heap()
+        drain = built.listeners.drain
+        if http:
+            port = port or settings.port or DEFAULT_PORT
 
-        async def store_ok() -> bool:  # GET /healthz: raises core.errors.Unavailable when it does not answer
-            await services.store.ping()
-            return True
+            async def store_ok() -> bool:  # GET /healthz: raises core.errors.Unavailable when it does not answer
+                await services.store.ping()
+                return True
 
-        await server.serve_http(built.app, port, drain=drain, signing_secret=secret, store_ok=store_ok)
-    else:
-        await server.serve_socket_mode(built.app, settings.slack_app_token or "", drain=drain)
+            await server.serve_http(built.app, port, drain=drain, signing_secret=secret, store_ok=store_ok)
+        else:
+            await server.serve_socket_mode(built.app, settings.slack_app_token or "", drain=drain)
 
 
 async def run_discord(settings: Settings, services: Services) -> None:

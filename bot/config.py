@@ -65,7 +65,7 @@ class Settings:
     quota_ask_per_day: int = 0
     quota_draw_per_day: int = 0
     quota_ttl_hours: int = 48
-    openai_max_concurrency: int = 16
+    openai_max_concurrency: int = 32
     moderation: str = "draw"
     allowed_channels: frozenset[str] = frozenset()
     allowed_roles: frozenset[str] = frozenset()

@@ -6,6 +6,9 @@ a burst is fine as long as no window of that length holds more. A
 seconds holds more than ``calls`` of them, per key, and a 429's ``Retry-After``
 holds every key back until it has passed. A caller that stops waiting gives its
 slot back.
+
+A pacer sees a budget through :class:`Budget`, so the same pacer can use one kept
+in this process or one shared by several (:mod:`bot.shared_rate_budget`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,43 @@ import collections
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Protocol
 
 SWEEP_KEYS = 1024
 """With more keys than this, each booking first forgets the keys idle for a window."""
+
+
+class Budget(Protocol):
+    """A rate budget as a pacer uses it: at most so many calls per key in any window.
+
+    ``free_now`` and ``take_now`` answer at once. Where the budget is shared by
+    several processes they can only guess, so a turn ``take_now`` gave is
+    confirmed with ``settle`` just before its call goes out.
+    """
+
+    def free_now(self, key: str | None) -> bool:
+        """Whether a call for ``key`` could go at once."""
+
+    def take_now(self, key: str | None) -> bool:
+        """Take a turn for ``key`` only if one is free at once; :meth:`settle` it before the call."""
+
+    async def settle(self, key: str | None) -> bool:
+        """Confirm a turn :meth:`take_now` gave; False if another process had it first."""
+
+    async def acquire(self, key: str | None) -> None:
+        """Wait for a turn for ``key``; a caller cancelled while waiting leaves no turn taken."""
+
+    async def hold(self, seconds: float) -> None:
+        """Hold every key for ``seconds`` (the platform said Retry-After)."""
+
+
+BudgetFactory = Callable[[str, int, float], Budget]
+"""Makes the budget named ``name`` (a method) of ``calls`` per ``window`` seconds."""
+
+
+def local_budget(name: str, calls: int, window: float) -> Budget:
+    """A budget kept in this process: right when it is the only one calling."""
+    return RateBudget(calls, window)
 
 
 class RateBudget:
@@ -102,3 +139,11 @@ class RateBudget:
     def pause(self, seconds: float) -> None:
         """Hold every key for ``seconds`` (the platform said Retry-After)."""
         self._held_until = max(self._held_until, self._clock() + seconds)
+
+    async def hold(self, seconds: float) -> None:
+        """:meth:`pause`, as :class:`Budget` asks for it."""
+        self.pause(seconds)
+
+    async def settle(self, key: Hashable) -> bool:
+        """Always True: in one process, :meth:`take_now` booked the turn for good."""
+        return True

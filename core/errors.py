@@ -10,6 +10,7 @@ error handler.
     BotError(key, **params)  base; ``message(locale)`` is safe to show in a chat
     ├── UserInputError       bad command text: answered privately with usage
     ├── QuotaExceeded        the user has used up an allowance
+    ├── NotPermitted         the command is not allowed in this channel or for this user
     ├── ContentBlocked       refused by the model provider's safety system
     ├── NotConfigured        a feature needs a setting that is missing
     └── UpstreamError        the model provider failed
@@ -57,6 +58,13 @@ class UserInputError(BotError):
 
 class QuotaExceeded(BotError):
     """The user has reached a limit for now."""
+
+
+class NotPermitted(BotError):
+    """The command came from a channel, or a user, outside the operator's allowlists.
+
+    Expected, not a bug: the user is told privately and nothing else happens.
+    """
 
 
 class ContentBlocked(BotError):

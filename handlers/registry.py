@@ -4,6 +4,11 @@ Policy that differs per command lives here, not in ``if name == ...`` branches
 inside an adapter: whether the acknowledgement shows a private "Thinking…" note,
 what a mention or direct message runs, what a reply to an answer runs, and what a game
 board's button runs.
+
+Every callable here runs only where the allowlists admit the command
+(:mod:`handlers.allowlist`): an adapter that dispatches through the registry cannot
+forget the check, and a refused command raises
+:class:`~core.errors.NotPermitted` before its handler does anything.
 """
 
 from __future__ import annotations
@@ -11,18 +16,45 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from handlers import ask, draw, help, janken
+from handlers import allowlist, ask, draw, help, janken
 from handlers.port import Command, JankenRequest, Reply, Services
 
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
 ClickHandler = Callable[[JankenRequest, Command, Reply, Services], Awaitable[None]]
 ReplyHandler = Callable[[str, Command, Reply, Services], Awaitable[bool]]
 
+
+def _admitted(handler: Handler) -> Handler:
+    """``handler``, run only if the allowlists admit its command; the two below likewise."""
+
+    async def run(command: Command, reply: Reply, services: Services) -> None:
+        allowlist.check(command, services.limits)
+        await handler(command, reply, services)
+
+    return run
+
+
+def _admitted_click(handler: ClickHandler) -> ClickHandler:
+    async def run(request: JankenRequest, command: Command, reply: Reply, services: Services) -> None:
+        allowlist.check(command, services.limits)
+        await handler(request, command, reply, services)
+
+    return run
+
+
+def _admitted_reply(handler: ReplyHandler) -> ReplyHandler:
+    async def run(ref: str, command: Command, reply: Reply, services: Services) -> bool:
+        allowlist.check(command, services.limits)
+        return await handler(ref, command, reply, services)
+
+    return run
+
+
 HANDLERS: dict[str, Handler] = {
-    "ask": ask.handle,
-    "draw": draw.handle,
-    "janken": janken.handle,
-    "help": help.handle,
+    "ask": _admitted(ask.handle),
+    "draw": _admitted(draw.handle),
+    "janken": _admitted(janken.handle),
+    "help": _admitted(help.handle),
 }
 
 
@@ -38,9 +70,9 @@ class Policy:
 POLICIES: dict[str, Policy] = {"ask": Policy(thinking_note=True)}
 MESSAGE_COMMAND = "ask"
 """What a mention of the bot, or a direct message to it, runs."""
-ANSWER_REPLY: ReplyHandler = ask.follow_up
+ANSWER_REPLY: ReplyHandler = _admitted_reply(ask.follow_up)
 """What a reply to one of the bot's answer messages runs, given that message's ref (Discord)."""
-BOARD_CLICK: ClickHandler = janken.run
+BOARD_CLICK: ClickHandler = _admitted_click(janken.run)
 """What a button on a game board runs."""
 
 

@@ -88,7 +88,7 @@ def test_limits_and_allowlists_are_read_and_reach_the_handlers() -> None:
     assert (limits.allowed_channels, limits.allowed_roles) == ({"C1", "C2", "C3"}, {"S1"})
     defaults = entrypoint.limits_of(Settings.from_env({}, dotenv_path=None))
     assert (defaults.quota_ask_per_day, defaults.moderation, defaults.conversation_ttl) == (0, "draw", 168 * 3600)
-    assert Settings.from_env({}, dotenv_path=None).openai_max_concurrency == 16
+    assert Settings.from_env({}, dotenv_path=None).openai_max_concurrency == 32
 
 
 @pytest.mark.parametrize(

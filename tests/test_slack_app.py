@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from bot.slack_app import server
+from core.errors import Unavailable
 from core.store import PlayerKey
 from handlers import janken_board
 from tests.fakes.slack_api import Message
@@ -499,6 +500,21 @@ async def test_redelivered_events_are_answered_once(bot: SlackBot) -> None:
     await until(lambda: len(bot.answers()) == 2)
     await until(lambda: _settled(bot))
     assert len(bot.openai.calls("chat")) == 2
+
+
+async def test_a_store_failure_at_the_delivery_check_is_told_privately_and_nothing_runs(
+    bot: SlackBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def store_down(key: str, ttl: float) -> bool:
+        raise Unavailable("store_unavailable")
+
+    monkeypatch.setattr(bot.store, "claim", store_down)  # the check is the store's first call
+    mention = {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.5", "channel": "C1"}
+    status, _ = await bot.send.event(mention, event_id="Ev3")
+    assert status == 200  # the ack does not wait for the store
+    [told] = await until(lambda: bot.slack.calls_to("chat.postEphemeral"))
+    assert "storage is temporarily unavailable" in told.args["text"] and told.args["user"] == "U1"
+    assert bot.openai.requests == [] and bot.answers() == []
 
 
 async def test_a_link_in_a_question_or_an_answer_shows_its_host(bot: SlackBot) -> None:

@@ -1,7 +1,9 @@
 """The Discord platform: an auto-sharded client whose command tree, board buttons and replies to its
 answers run the handlers.
 
-Every interaction is deferred first, then its handler runs as work after the
+Every interaction is claimed in the store first (:meth:`DiscordApp.first_delivery`), so
+one delivered to two processes (two running the same shard during a rolling restart)
+is answered by one of them only. It is then deferred, and its handler runs as work after the
 ack (:class:`~bot.work.BackgroundWork`). Failures, whether in a command, a
 button or the tree itself, are told to the user privately in one place
 (:meth:`DiscordApp.tell`), through :mod:`handlers.failures`; no traceback
@@ -24,8 +26,10 @@ from bot.discord_app.live import DiscordPacer
 from bot.discord_app.messages import AnswerReplies
 from bot.discord_app.outlet import NO_PINGS, Outlet
 from bot.discord_app.reply import DiscordReply, board_ref
+from bot.discord_app.roles import role_ids
 from bot.work import BackgroundWork
-from handlers import janken_board
+from core.errors import NotPermitted
+from handlers import allowlist, janken_board
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Reply, Services
 from handlers.registry import BOARD_CLICK
@@ -33,6 +37,8 @@ from handlers.registry import BOARD_CLICK
 _log = logging.getLogger(__name__)
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
 LOCALES = ("en", "ja")
+CLAIM_TTL = 3600.0
+"""Seconds an interaction id stays claimed: far longer than its token's 15 minutes."""
 
 
 class DiscordApp(discord.AutoShardedClient):
@@ -66,6 +72,7 @@ class DiscordApp(discord.AutoShardedClient):
         self._clock = clock
         self.tree: app_commands.CommandTree[DiscordApp] = app_commands.CommandTree(self)
         self.tree.on_error = self._tree_error  # type: ignore[method-assign]
+        self.tree.interaction_check = self.first_delivery  # type: ignore[method-assign]
         commands.register(self.tree, self.run_command)  # type: ignore[arg-type]
 
     async def setup_hook(self) -> None:
@@ -78,12 +85,23 @@ class DiscordApp(discord.AutoShardedClient):
             await self.tree.sync()
 
     async def run_command(self, interaction: discord.Interaction, handler: Handler) -> None:
-        """Defer within Discord's 3 seconds, then run ``handler`` as work after the ack."""
+        """Defer within Discord's 3 seconds, then run ``handler`` as work after the ack.
+
+        A command the allowlists refuse is answered instead, before any defer, with an
+        ephemeral response (so no "thinking…" shows in the channel) and goes no further.
+        The typed-option handlers do not pass through :mod:`handlers.registry`, whose
+        wrappers check everything else (board clicks here, replies to answers); this is
+        their one check.
+        """
+        if not await self._admitted(interaction):
+            return
         await interaction.response.defer(thinking=True)
         self._start(interaction, handler)
 
     async def board_click(self, interaction: discord.Interaction, code: str) -> None:
         """A board button: one round (or one new game) per click, on the board that was clicked."""
+        if not await self.first_delivery(interaction):
+            return
         await interaction.response.defer()  # a silent acknowledgement; the board is edited in place
 
         async def click(command: Command, reply: Reply, services: Services) -> None:
@@ -93,9 +111,43 @@ class DiscordApp(discord.AutoShardedClient):
 
         self._start(interaction, click)
 
+    async def first_delivery(self, interaction: discord.Interaction) -> bool:
+        """Claim the interaction in the store: ``True`` for the one process that answers it.
+
+        Every interaction passes here before any response: commands as the tree's
+        ``interaction_check`` (before their options are read, so even a bad option is
+        answered once), board buttons in :meth:`board_click`. The loser does nothing at all:
+        Discord takes one response per interaction. A store failure is told to the user
+        (discord.py would only log it) and the interaction goes no further.
+        """
+        try:
+            first = await self._services.store.claim(f"discord:interaction:{interaction.id}", CLAIM_TTL)
+        except Exception as exc:  # noqa: BLE001 - every failure goes to the one error handler
+            try:
+                await self.tell(Outlet(interaction, clock=self._clock), exc)
+            except discord.HTTPException:  # Discord is failing too: the log is all that is left
+                _log.warning("could not tell %s about an error", interaction.user.id, exc_info=True)
+            return False
+        if not first:
+            _log.info("interaction %s is answered by another process", interaction.id)
+        return first
+
     async def on_message(self, message: discord.Message) -> None:
         """A reply to one of the bot's answers continues that answer's conversation."""
         self._replies.receive(message)
+
+    async def _admitted(self, interaction: discord.Interaction) -> bool:
+        """Whether ``ALLOWED_CHANNELS`` / ``ALLOWED_ROLES`` admit the interaction; else tell the user why."""
+        try:
+            allowlist.check(self._command(interaction), self._services.limits)
+        except NotPermitted as refusal:
+            await self.tell(Outlet(interaction, clock=self._clock), refusal)
+            return False
+        return True
+
+    def _command(self, interaction: discord.Interaction) -> Command:
+        """The interaction's command, with the user's roles when ``ALLOWED_ROLES`` needs them."""
+        return command_of(interaction, roles=bool(self._services.limits.allowed_roles))
 
     def _start(self, interaction: discord.Interaction, handler: Handler) -> None:
         outlet = Outlet(interaction, clock=self._clock)
@@ -104,7 +156,7 @@ class DiscordApp(discord.AutoShardedClient):
         async def work() -> None:
             try:
                 await handler(
-                    command_of(interaction), DiscordReply(outlet, self._pacer, locale), self._services
+                    self._command(interaction), DiscordReply(outlet, self._pacer, locale), self._services
                 )
             finally:
                 await outlet.tidy()
@@ -133,8 +185,11 @@ class DiscordApp(discord.AutoShardedClient):
         await super().close()
 
 
-def command_of(interaction: discord.Interaction) -> Command:
-    """The neutral command an interaction carries (its text is in typed options, read by the tree)."""
+def command_of(interaction: discord.Interaction, *, roles: bool = False) -> Command:
+    """The neutral command an interaction carries (its text is in typed options, read by the tree).
+
+    ``roles``: fill :attr:`Command.roles` with the member's role ids (none in a DM).
+    """
     user = interaction.user
     return Command(
         "discord",
@@ -146,6 +201,7 @@ def command_of(interaction: discord.Interaction) -> Command:
         user_name=user.display_name,
         locale=locale_of(interaction),
         request_id=str(interaction.id),
+        roles=role_ids(user) if roles else frozenset(),
     )
 
 

@@ -13,6 +13,11 @@ there is no question to read, and it is ignored like any other message that is
 no reply to a linked answer, or that comes from a bot (this one included).
 The answer is a reply to the user's message (:mod:`bot.discord_app.message_reply`),
 and its messages are linked too, so a chain of replies keeps the conversation going.
+
+A reply the allowlists refuse (``ALLOWED_CHANNELS``, ``ALLOWED_ROLES``: checked by
+:data:`handlers.registry.ANSWER_REPLY`) is ignored without a word: with no interaction
+there is no private way to say so, and a public reply to every refused message would
+let anyone make the bot talk where it was not meant to.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import discord
 
 from bot.discord_app.live import DiscordPacer, answer_ref
 from bot.discord_app.message_reply import MessageReply
+from bot.discord_app.roles import role_ids
 from bot.work import BackgroundWork
+from core.errors import NotPermitted
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Services
 from handlers.registry import ANSWER_REPLY
@@ -64,7 +71,8 @@ class AnswerReplies:
             _log.debug("reply %s has no text to read (its ping to the bot was off?)", message.id)
             return
         ref = answer_ref(message.channel.id, reference.message_id)
-        command = command_of(message, question, thread=str(reference.message_id))
+        needs_roles = bool(self._services.limits.allowed_roles)
+        command = command_of(message, question, thread=str(reference.message_id), roles=needs_roles)
         reply = MessageReply(message, self._pacer, command.locale)
 
         async def work() -> None:
@@ -72,6 +80,9 @@ class AnswerReplies:
                 _log.debug("reply %s is to no linked answer; ignored", message.id)
 
         async def on_error(error: Exception) -> None:
+            if isinstance(error, NotPermitted):  # see the module's docstring: no reply at all
+                _log.info("reply %s is not admitted by the allowlists; ignored", message.id)
+                return
             if unexpected(error):
                 _log.error("reply to an answer failed", exc_info=error)
             else:
@@ -86,8 +97,11 @@ def question_of(message: discord.Message, bot_id: int) -> str:
     return re.sub(rf"<@!?{bot_id}>", "", message.content).strip()
 
 
-def command_of(message: discord.Message, text: str, *, thread: str) -> Command:
-    """The neutral command a reply carries; its thread is the message it replies to."""
+def command_of(message: discord.Message, text: str, *, thread: str, roles: bool = False) -> Command:
+    """The neutral command a reply carries; its thread is the message it replies to.
+
+    ``roles``: fill :attr:`Command.roles` with the author's role ids (none in a DM).
+    """
     guild, user = message.guild, message.author
     language = str(guild.preferred_locale.value).split("-")[0] if guild is not None else "en"
     return Command(
@@ -100,4 +114,5 @@ def command_of(message: discord.Message, text: str, *, thread: str) -> Command:
         user_name=user.display_name,
         locale=language,
         request_id=str(message.id),
+        roles=role_ids(user) if roles else frozenset(),
     )

@@ -2,15 +2,20 @@
 
 Slack counts calls per method per workspace (per app), by published tier, and
 ``chat.postMessage`` per channel. :data:`SLACK_LIMITS` is that table, in one
-place; :class:`SlackPacer` keeps one :class:`~bot.rate_budget.RateBudget` per
-method for one workspace, and :class:`PacedWebClient` makes every call take its
-turn before it is sent. A 429 holds that method's budget for ``Retry-After``
+place; :class:`SlackPacer` keeps one budget per method for one workspace (kept
+in this process, or shared through Redis by every process serving the workspace:
+:mod:`bot.shared_rate_budget`), and :class:`PacedWebClient` makes every call take
+its turn before it is sent. A 429 holds that method's budget for ``Retry-After``
 and the call is tried again, for as long as :data:`GIVE_UP_AFTER` allows: no
 answer is dropped because of a rate limit.
 
 A caller that must read what it sends only once its turn has come (a live
 stream, so each write carries the newest text) waits with :meth:`SlackPacer.turn`
 and sends inside :meth:`SlackPacer.prepaid`, so that call does not queue twice.
+A turn taken at once with :meth:`SlackPacer.turn_now` is only as sure as the
+budget: a shared one confirms it just before the call, and if another process
+had it first the call is refused as Slack would refuse it (``ratelimited``), so
+its caller takes the way it would have taken had the turn not been free.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import hashlib
 import logging
 import math
 from collections.abc import Iterator, Mapping
@@ -29,7 +35,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.rate_budget import RateBudget
+from bot.rate_budget import Budget, BudgetFactory, local_budget
 from core.errors import RateLimited
 
 _log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ SLACK_LIMITS: Mapping[str, Limit] = {
     "files.completeUploadExternal": TIER_4,
     "files.info": TIER_4,
     "users.info": TIER_4,
+    "usergroups.list": TIER_2,  # ALLOWED_ROLES; cached for minutes (bot.slack_app.user_groups)
     "auth.test": TIER_4,  # "special"; called once at start-up
     "apps.connections.open": TIER_1,
 }
@@ -70,6 +77,7 @@ GIVE_UP_AFTER = 240.0
 """Seconds a call may wait, for its turn or through 429s, before the person who asked is told."""
 
 _prepaid: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_prepaid", default=None)
+_unsettled: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_unsettled", default=None)
 
 
 class SlackPacer:
@@ -81,18 +89,21 @@ class SlackPacer:
         *,
         min_interval: float = 1.0,
         give_up_after: float = GIVE_UP_AFTER,
+        budgets: BudgetFactory = local_budget,
     ) -> None:
+        """``budgets`` makes each method's budget: in this process unless told otherwise."""
         self.limits = limits
         self.min_interval = min_interval
         """Seconds between two edits of one live message."""
         self.give_up_after = give_up_after
-        self._budgets: dict[str, RateBudget] = {}
+        self._make_budget = budgets
+        self._budgets: dict[str, Budget] = {}
 
-    def budget(self, method: str) -> RateBudget:
+    def budget(self, method: str) -> Budget:
         if (budget := self._budgets.get(method)) is None:
             limit = self.limits.get(method, UNLISTED)
             window = limit.seconds + max(0.3, limit.seconds * MARGIN)
-            budget = self._budgets[method] = RateBudget(limit.calls, window)
+            budget = self._budgets[method] = self._make_budget(method, limit.calls, window)
         return budget
 
     def _key(self, method: str, channel: str | None) -> str | None:
@@ -112,15 +123,28 @@ class SlackPacer:
             raise RateLimited("slack_busy") from exc
 
     def turn_now(self, method: str, channel: str | None = None) -> bool:
-        """Take a turn to call ``method`` only if one is free at once."""
-        return self.budget(method).take_now(self._key(method, channel))
+        """Take a turn to call ``method`` only if one is free at once; the call must be made prepaid."""
+        if not self.budget(method).take_now(self._key(method, channel)):
+            return False
+        _unsettled.set(method)
+        return True
 
     def free_now(self, method: str, channel: str | None = None) -> bool:
         return self.budget(method).free_now(self._key(method, channel))
 
-    def hold(self, method: str, seconds: float) -> None:
+    async def hold(self, method: str, seconds: float) -> None:
         """Slack said Retry-After: nobody calls ``method`` until it has passed (or we would give up)."""
-        self.budget(method).pause(min(seconds, self.give_up_after))
+        await self.budget(method).hold(min(seconds, self.give_up_after))
+
+    async def settle(self, method: str, channel: str | None) -> bool:
+        """Confirm the turn :meth:`turn_now` took for this ``method`` call; False if it was gone.
+
+        A turn taken by :meth:`turn` is the caller's for good, so it needs none.
+        """
+        if _unsettled.get() != method:
+            return True
+        _unsettled.set(None)
+        return await self.budget(method).settle(self._key(method, channel))
 
     @staticmethod
     @contextlib.contextmanager
@@ -156,6 +180,8 @@ class PacedWebClient(AsyncWebClient):
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.pacer.give_up_after
         paid = self.pacer._spend_prepaid(api_method)
+        if paid and not await self.pacer.settle(api_method, channel):
+            raise self._turn_gone(api_method)
         while True:
             if not paid:
                 await self.pacer.turn(api_method, channel)
@@ -166,11 +192,28 @@ class PacedWebClient(AsyncWebClient):
                 if exc.response.status_code != 429:
                     raise
                 wait = retry_after(exc.response.headers)
-                self.pacer.hold(api_method, wait)
+                await self.pacer.hold(api_method, wait)
                 if loop.time() + wait > give_up:
                     _log.error("Slack kept rate limiting %s; giving up", api_method)
                     raise RateLimited("slack_busy") from exc
                 _log.warning("Slack rate limited %s; trying again in %ss", api_method, wait)
+
+    def _turn_gone(self, api_method: str) -> SlackApiError:
+        """What Slack would answer had the call gone without a turn: its caller falls back as for a 429."""
+        body = {"ok": False, "error": "ratelimited"}
+        response = AsyncSlackResponse(
+            client=self, http_verb="POST", api_url=self.base_url + api_method, req_args={}, data=body,
+            headers={"Retry-After": "1"}, status_code=429,
+        )  # fmt: skip
+        return SlackApiError(f"another process took the last {api_method} turn first", response)
+
+
+def budget_scope(token: str) -> str:
+    """Whose budgets a bot token spends: one app in one workspace, the unit Slack counts by.
+
+    A digest, so the token itself never reaches Redis.
+    """
+    return "slack:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def _channel_of(*bodies: dict[str, Any] | None) -> str | None:

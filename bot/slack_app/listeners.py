@@ -8,9 +8,9 @@ a private message to the person who asked; no traceback reaches Slack.
 
 from __future__ import annotations
 
-import collections
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -25,17 +25,18 @@ from bot.slack_app.ack import AFTER_ACK
 from bot.slack_app.payloads import from_click, from_message, from_slash_command, place_of
 from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, send_ephemeral
 from bot.slack_app.stream import SlackStreamer
+from bot.slack_app.user_groups import UserGroups
 from bot.work import BackgroundWork
 from core.errors import BotError
 from core.messages import text
 from handlers.failures import unexpected, user_message
-from handlers.port import Services
+from handlers.port import Command, Services
 from handlers.registry import BOARD_CLICK, HANDLERS, MESSAGE_COMMAND, policy
 
 _log = logging.getLogger(__name__)
 COMMANDS = tuple(HANDLERS)
-SEEN_EVENTS = 10_000
-"""How many recent event ids to remember, to answer a redelivered event once."""
+DELIVERY_TTL = 3600.0
+"""Seconds a delivery's id stays claimed in the store: Slack retries an event within minutes."""
 DM_CONVERSATION = "dm"
 """In a DM every message continues one conversation, threaded or not."""
 
@@ -104,8 +105,8 @@ class SlackListeners:
         self._services = services
         self._streamer = streamer
         self._client = client
+        self._groups = UserGroups(client)
         self._work = BackgroundWork()
-        self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def _start(
         self,
@@ -138,6 +139,15 @@ class SlackListeners:
     def _reply(self, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
         return SlackReply(self._client, place, self._streamer, respond)
 
+    async def _with_roles(self, command: Command) -> Command:
+        """``command`` with the user's groups when ``ALLOWED_ROLES`` needs them; the registry checks.
+
+        Called in the work after the ack: the groups may take a Slack call.
+        """
+        if not self._services.limits.allowed_roles:
+            return command
+        return replace(command, roles=await self._groups.of(command.user))
+
     async def slash_command(
         self,
         ack: Any,
@@ -155,6 +165,7 @@ class SlackListeners:
         async def work() -> None:
             place, command = from_slash_command(body)
             try:
+                command = await self._with_roles(command)
                 await HANDLERS[name](command, self._reply(place, respond), self._services)
             finally:
                 if thinking:
@@ -174,7 +185,10 @@ class SlackListeners:
         await ack()
 
         async def work() -> None:
+            if not await self._first_delivery(click_key(body)):
+                return
             place, command, request = from_click(body, action)
+            command = await self._with_roles(command)
             await BOARD_CLICK(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
@@ -185,8 +199,7 @@ class SlackListeners:
         body: dict[str, Any],
         context: AsyncBoltContext,
     ) -> None:
-        if self._first_delivery(body):
-            self._start(lambda: self._ask(event, body), context, body)
+        self._start(lambda: self._ask(event, body), context, body)
 
     async def direct_message(
         self,
@@ -196,24 +209,21 @@ class SlackListeners:
     ) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        if self._first_delivery(body):
-            self._start(lambda: self._ask(event, body, DM_CONVERSATION), context, body)
+        self._start(lambda: self._ask(event, body, DM_CONVERSATION), context, body)
 
-    def _first_delivery(self, body: dict[str, Any]) -> bool:
-        """Slack redelivers an event it thinks we missed, with the same ``event_id``: answer it once.
+    async def _first_delivery(self, key: str | None) -> bool:
+        """Whether this is the first delivery of ``key`` to any process sharing the store.
 
-        A redelivery of an event this process never saw (say, during a restart) is answered.
+        Slack redelivers an event it thinks we missed (same ``event_id``), possibly to
+        another process behind the same request URL; the claim in the store answers it
+        once, however many processes there are. Called inside the started work, so a store
+        failure reaches the one error handler and the ack stays fast. ``None`` (a payload
+        without an id) is always a first delivery.
         """
-        event_id = body.get("event_id")
-        if event_id is None:
+        if key is None or await self._services.store.claim(key, ttl=DELIVERY_TTL):
             return True
-        if event_id in self._seen_events:
-            _log.info("ignoring a redelivered event %s", event_id)
-            return False
-        self._seen_events[event_id] = None
-        if len(self._seen_events) > SEEN_EVENTS:
-            self._seen_events.popitem(last=False)
-        return True
+        _log.info("ignoring a repeated delivery %s", key)
+        return False
 
     async def _ask(
         self,
@@ -221,7 +231,10 @@ class SlackListeners:
         body: dict[str, Any],
         conversation: str | None = None,
     ) -> None:
+        if not await self._first_delivery(event_key(body)):
+            return
         place, command = from_message(event, team=body["team_id"], conversation=conversation)
+        command = await self._with_roles(command)
         await HANDLERS[MESSAGE_COMMAND](command, self._reply(place), self._services)
 
     async def error(self, error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
@@ -237,6 +250,23 @@ class SlackListeners:
             await send_ephemeral(self._client, place, user_message(error, place.locale), respond)
         except BotError as failed:  # Slack itself is failing: the log is all that is left
             _log.warning("could not tell %s about an error: %s", place.user, failed)
+
+
+def event_key(body: dict[str, Any]) -> str | None:
+    """An Events API delivery's claim key: Slack's ``event_id``, the same on every retry."""
+    event_id = body.get("event_id")
+    return f"slack:event:{body.get('team_id', '')}:{event_id}" if event_id else None
+
+
+def click_key(body: dict[str, Any]) -> str | None:
+    """A click's claim key: its ``trigger_id``, unique per click and the same on a second delivery.
+
+    Two clicks on one button are two deliveries (the store's move ids make them play one
+    round); one click delivered to two processes is one, and edits the board once.
+    """
+    trigger = body.get("trigger_id")
+    team = (body.get("team") or {}).get("id", "")
+    return f"slack:click:{team}:{trigger}" if trigger else None
 
 
 async def _dismiss(respond: Respond) -> None:

@@ -134,6 +134,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         self.clock = clock
         self._limiter = RateLimiter(lambda: self.clock())
         self._runner: web.AppRunner | None = None
+        self._usergroups: dict[str, list[str]] = {}  # group id -> member user ids (set_usergroup)
         self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
             "apps.connections.open": self._connections_open,
             "auth.test": self._auth_test,
@@ -148,6 +149,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             "files.completeUploadExternal": self._complete_upload,
             "files.info": self._files_info,
             "users.info": self._users_info,
+            "usergroups.list": self._usergroups_list,
             "conversations.replies": self._replies,
         }
 
@@ -206,6 +208,11 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
             loop.close()
+
+    def set_usergroup(self, group_id: str, users: list[str]) -> None:
+        """Create or replace user group `group_id` ("S…") with these members, for usergroups.list."""
+        with self.lock:
+            self._usergroups[group_id] = list(users)
 
     # ----- HTTP handlers -----
     async def _api(self, request: web.Request) -> web.Response:
@@ -428,6 +435,22 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         user = {"id": user_id, "team_id": "T1", "name": f"user-{user_id}", "real_name": f"User {user_id}",
                 "tz": "UTC", "tz_offset": 0, "locale": "en-US", "is_bot": user_id == BOT_USER_ID}  # fmt: skip
         return {"user": {**user, **self._users.get(user_id, {})}}
+
+    def _usergroups_list(self, args: JsonDict) -> JsonDict:
+        """Every group of the workspace, as Slack answers it; `users` only with include_users.
+
+        `user_count` is a string, as in the method reference's example response.
+        """
+        with_users = str(args.get("include_users") or "").lower() in ("1", "true")
+        groups = []
+        for group_id, users in self._usergroups.items():
+            group = {"id": group_id, "team_id": "T1", "is_usergroup": True, "name": f"Group {group_id}",
+                     "description": "", "handle": group_id.lower(), "is_external": False, "date_create": 0,
+                     "date_update": 0, "date_delete": 0, "auto_type": None, "created_by": "U0",
+                     "updated_by": "U0", "deleted_by": None, "prefs": {"channels": [], "groups": []},
+                     "user_count": str(len(users))}  # fmt: skip
+            groups.append({**group, "users": list(users)} if with_users else group)
+        return {"usergroups": groups}
 
     def _replies(self, args: JsonDict) -> JsonDict:
         channel, ts = str(args.get("channel")), str(args.get("ts"))

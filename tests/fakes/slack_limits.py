@@ -45,6 +45,8 @@ RATE_LIMITS: dict[str, Limit] = {
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,
     "users.info": TIER_4,
+    # Tier 2: docs.slack.dev/reference/methods/usergroups.list ("Rate limits: Tier 2: 20+ per minute").
+    "usergroups.list": TIER_2,
     # Tier 4: api.slack.com/methods/files.info ("Rate limiting: Tier 4"); Java SDK MethodsRateLimits agrees.
     "files.info": TIER_4,
     # Tier 1: api.slack.com/methods/apps.connections.open ("Rate limits: Tier 1"); Java SDK agrees.
