@@ -27,19 +27,15 @@ SWEEP_KEYS = 1024
 class Budget(Protocol):
     """A rate budget as a pacer uses it: at most so many calls per key in any window.
 
-    ``free_now`` and ``take_now`` answer at once. Where the budget is shared by
-    several processes they can only guess, so a turn ``take_now`` gave is
-    confirmed with ``settle`` just before its call goes out.
+    ``free_now`` and ``take_now`` answer without waiting for a turn; they are
+    awaited because a budget shared by several processes must ask Redis.
     """
 
-    def free_now(self, key: str | None) -> bool:
+    async def free_now(self, key: str | None) -> bool:
         """Whether a call for ``key`` could go at once."""
 
-    def take_now(self, key: str | None) -> bool:
-        """Take a turn for ``key`` only if one is free at once; :meth:`settle` it before the call."""
-
-    async def settle(self, key: str | None) -> bool:
-        """Confirm a turn :meth:`take_now` gave; False if another process had it first."""
+    async def take_now(self, key: str | None) -> bool:
+        """Take a turn for ``key`` only if one is free at once."""
 
     async def acquire(self, key: str | None) -> None:
         """Wait for a turn for ``key``; a caller cancelled while waiting leaves no turn taken."""
@@ -97,9 +93,12 @@ class RateBudget:
                 slot = max(slot, booked[-self.calls] + self.window)
         return slot
 
-    def free_now(self, key: Hashable) -> bool:
-        """Whether a call for ``key`` could go at once."""
+    def _free(self, key: Hashable) -> bool:
         return self._next_slot(self._bookings(key)) <= self._clock()
+
+    async def free_now(self, key: Hashable) -> bool:
+        """Whether a call for ``key`` could go at once."""
+        return self._free(key)
 
     def reserve(self, key: Hashable) -> float:
         """Book the next slot for ``key`` and return how long to wait for it."""
@@ -115,9 +114,9 @@ class RateBudget:
                 self._bookings(idle)
         return slot
 
-    def take_now(self, key: Hashable) -> bool:
+    async def take_now(self, key: Hashable) -> bool:
         """Book a slot for ``key`` only if it is free at once."""
-        return self.free_now(key) and self.reserve(key) == 0.0
+        return self._free(key) and self.reserve(key) == 0.0
 
     async def acquire(self, key: Hashable) -> None:
         """Wait for this caller's turn to use ``key``; cancelled, it gives the turn back."""
@@ -143,7 +142,3 @@ class RateBudget:
     async def hold(self, seconds: float) -> None:
         """:meth:`pause`, as :class:`Budget` asks for it."""
         self.pause(seconds)
-
-    async def settle(self, key: Hashable) -> bool:
-        """Always True: in one process, :meth:`take_now` booked the turn for good."""
-        return True

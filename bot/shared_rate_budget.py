@@ -15,9 +15,9 @@ cancelled while its take is in flight removes its member, so it leaves no turn
 taken; should the removal overtake the take, the turn merely counts until its
 window passes (the budget errs towards fewer calls, never more).
 
-``free_now`` and ``take_now`` must answer at once, without Redis: they read what
-the last replies said, and a turn ``take_now`` gave is confirmed with
-:meth:`SharedRateBudget.settle` just before its call. While Redis cannot be
+``free_now`` and ``take_now`` never wait for a turn, but they too ask Redis, with
+one script call each that honours a ``Retry-After`` as the take script does, so
+a turn taken at once is taken for every process alike. While Redis cannot be
 reached, a budget kept in this process stands in (Redis is tried again every few
 seconds), and the log says so once.
 """
@@ -56,20 +56,29 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local calls, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local held = redis.call('PTTL', KEYS[2])
-if held > 0 then return {0, 0, held} end
+if held > 0 then return {0, held} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count, granted = redis.call('ZCARD', KEYS[1]), 0
-if count < calls then
+if redis.call('ZCARD', KEYS[1]) < calls then
     redis.call('ZADD', KEYS[1], now, ARGV[3])
     redis.call('PEXPIRE', KEYS[1], window)
-    count, granted = count + 1, 1
+    return {1, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {granted, calls - count, tonumber(oldest[2]) + window - now}
+return {0, tonumber(oldest[2]) + window - now}
 """
-"""Take a turn if the window has room: {granted 0|1, turns left, ms until the oldest leaves (or the hold ends)}.
+"""Take a turn if the window has room: {granted 0|1, ms until the oldest leaves (or the hold ends)}.
 
 Milliseconds keep every number within the 14 digits Lua passes to Redis exactly."""
+
+_FREE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
+local count = redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[2])), '+inf')
+if count < tonumber(ARGV[1]) then return 1 end
+return 0
+"""
+"""1 if the take script would grant a turn now, else 0; it takes none."""
 
 _HOLD = """
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
@@ -85,24 +94,13 @@ class Take:
     """One reply of the take script."""
 
     granted: bool
-    left: int
-    """Turns the window still has room for."""
     frees_in: float
-    """Seconds until the oldest turn leaves the window (or a Retry-After ends)."""
+    """Seconds until the oldest turn leaves the window (or a Retry-After ends); 0 when granted."""
 
     @classmethod
     def of(cls, reply: Sequence[int]) -> Take:
-        granted, left, frees_ms = (int(value) for value in reply)
-        return cls(bool(granted), left, frees_ms / 1000)
-
-
-@dataclass
-class _Seen:
-    """What this process last heard of a key, less the turns ``take_now`` gave since."""
-
-    left: int
-    until: float
-    """Monotonic time from which it is out of date: a turn leaves the window then."""
+        granted, frees_ms = (int(value) for value in reply)
+        return cls(bool(granted), frees_ms / 1000)
 
 
 class SharedRateBudget:
@@ -124,12 +122,11 @@ class SharedRateBudget:
         self._redis = redis
         self._window_ms = math.ceil(window * 1000)
         self._take = redis.register_script(_TAKE)
+        self._free = redis.register_script(_FREE)
         self._hold = redis.register_script(_HOLD)
         self._clock, self._sleep = clock, sleep
         self._lines: dict[str | None, asyncio.Lock] = {}
         self._waiting: collections.Counter[str | None] = collections.Counter()
-        self._seen: dict[str | None, _Seen] = {}
-        self._unsettled: collections.Counter[str | None] = collections.Counter()
         self._held_until = -math.inf
         self._taker = uuid.uuid4().hex[:12]
         """Names this budget's turns in Redis, so a turn can be given back."""
@@ -189,7 +186,6 @@ class SharedRateBudget:
             raise
         self._reachable()
         take = Take.of(reply)
-        self._seen[key] = _Seen(take.left - self._unsettled[key], self._clock() + take.frees_in)
         return 0.0 if take.granted else max(take.frees_in, MIN_WAIT)
 
     async def _give_back(self, calls_key: str, member: str) -> None:
@@ -199,41 +195,36 @@ class SharedRateBudget:
         except RedisError:
             _log.warning("could not give back a turn of %s; it counts until its window passes", self.name)
 
-    def free_now(self, key: str | None) -> bool:
-        """Whether a call for ``key`` could go at once, as far as this process last heard."""
-        if not self._redis_ok():
-            return self._local.free_now(key)
-        now = self._clock()
-        if self._waiting[key] or now < self._held_until:
+    async def free_now(self, key: str | None) -> bool:
+        """Whether a call for ``key`` could go at once, counting every process's turns; takes none."""
+        if self._behind_this_process(key):
             return False
-        seen = self._seen.get(key)
-        return seen is None or seen.until <= now or seen.left > 0
+        if self._redis_ok():
+            try:
+                free = await self._free(
+                    keys=[self.calls_key(key), self.hold_key], args=[self.calls, self._window_ms]
+                )
+            except RedisError:
+                self._fall_back()
+            else:
+                self._reachable()
+                return bool(free)
+        return await self._local.free_now(key)
 
-    def take_now(self, key: str | None) -> bool:
-        """Take a turn for ``key`` if it looks free; the caller must :meth:`settle` it before its call."""
-        if not self._redis_ok():
-            return self._local.take_now(key)
-        if not self.free_now(key):
+    async def take_now(self, key: str | None) -> bool:
+        """Take a turn for ``key`` only if one is free at once, counting every process's turns."""
+        if self._behind_this_process(key):
             return False
-        now, seen = self._clock(), self._seen.get(key)
-        if seen is None or seen.until <= now:
-            seen = self._seen[key] = _Seen(self.calls, now + self.window)
-        seen.left -= 1
-        self._unsettled[key] += 1
-        return True
+        if self._redis_ok():
+            try:
+                return await self.try_take(key) == 0
+            except RedisError:
+                self._fall_back()
+        return await self._local.take_now(key)
 
-    async def settle(self, key: str | None) -> bool:
-        """Take in Redis the turn :meth:`take_now` gave; False if another process had it first."""
-        self._unsettled[key] -= 1
-        if self._unsettled[key] <= 0:
-            del self._unsettled[key]
-        if not self._redis_ok():
-            return True  # take_now took it from the budget in this process
-        try:
-            return await self.try_take(key) == 0
-        except RedisError:
-            self._fall_back()
-            return self._local.take_now(key)
+    def _behind_this_process(self, key: str | None) -> bool:
+        """Whether a call for ``key`` must let this process's own waiters, or a Retry-After, go first."""
+        return bool(self._waiting[key]) or self._clock() < self._held_until
 
     async def hold(self, seconds: float) -> None:
         """Hold every key, in every process, for ``seconds`` (the platform said Retry-After)."""

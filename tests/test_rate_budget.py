@@ -56,23 +56,23 @@ def test_unused_time_does_not_allow_more_than_the_limit_later() -> None:
     assert [calls.reserve("k") for _ in range(4)] == [0, 0, 10, 10]
 
 
-def test_take_now_books_only_a_free_turn() -> None:
+async def test_take_now_books_only_a_free_turn() -> None:
     calls, clock = budget(calls=2, window=10)
-    assert calls.take_now("k") and calls.take_now("k")
-    assert not calls.free_now("k") and not calls.take_now("k")
+    assert await calls.take_now("k") and await calls.take_now("k")
+    assert not await calls.free_now("k") and not await calls.take_now("k")
     assert calls.reserve("k") == 10  # the refused take booked nothing
     clock.now += 10
-    assert calls.take_now("k")  # the window now holds the waiter above and this one
-    assert not calls.take_now("k")
+    assert await calls.take_now("k")  # the window now holds the waiter above and this one
+    assert not await calls.take_now("k")
 
 
-def test_pause_holds_every_key_until_retry_after() -> None:
+async def test_pause_holds_every_key_until_retry_after() -> None:
     calls, clock = budget(calls=10)
     calls.pause(7)
     assert calls.reserve("k") == 7 and calls.reserve("other") == 7
-    assert not calls.free_now("third")
+    assert not await calls.free_now("third")
     clock.now += 7
-    assert calls.free_now("third")
+    assert await calls.free_now("third")
 
 
 async def test_many_waiters_are_served_in_order() -> None:

@@ -67,8 +67,8 @@ async def test_a_retry_after_through_one_process_holds_the_other(clients: tuple[
     assert await other.try_take(None) > 25
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(other.acquire(None), 0.3)
+    assert not await other.free_now(None) and not await other.take_now(None)  # Redis holds it
     assert await turns(observer, other) == {}
-    assert not other.free_now(None)  # what it heard from Redis: held
 
 
 async def test_a_waiter_cancelled_while_it_waits_takes_no_turn(clients: tuple[Redis, Redis, Redis]) -> None:
@@ -89,7 +89,7 @@ async def test_a_waiter_cancelled_while_it_waits_takes_no_turn(clients: tuple[Re
         task.cancel()
     await asyncio.gather(waiting, queued, return_exceptions=True)
     assert len(await turns(observer, first)) == 1
-    assert second.free_now(None) is False  # the window is still full ...
+    assert await second.free_now(None) is False  # the window is still full ...
     assert second._waiting == {}  # ... but nobody of this process is still in line
 
 
@@ -159,17 +159,18 @@ async def test_a_waiter_cancelled_while_its_take_is_in_flight_gives_the_turn_bac
             await client.aclose()
 
 
-async def test_take_now_guesses_and_settle_asks_redis(clients: tuple[Redis, Redis, Redis]) -> None:
+async def test_a_turn_another_process_took_is_not_free_at_once_for_this_one(
+    clients: tuple[Redis, Redis, Redis],
+) -> None:
     first_client, second_client, observer = clients
     first, second = (SharedRateBudget(c, NAME, 2, 60) for c in (first_client, second_client))
-    for _ in range(2):
-        await first.acquire("C1")
-    assert not first.free_now("C1")  # its last reply said the window was full
-    assert second.take_now("C1")  # it has heard nothing yet
-    assert not await second.settle("C1")  # and Redis says the other process had the turns
-    assert not second.free_now("C1") and not second.take_now("C1")
-    assert second.take_now("C2") and await second.settle("C2")  # keys apart, as channels are
-    assert len(await turns(observer, second, "C1")) == 2
+    assert await first.free_now("C1") and await first.take_now("C1")
+    await first.acquire("C1")
+    assert not await second.free_now("C1")  # its first word with Redis: the other process's turns count
+    assert not await second.take_now("C1")
+    assert await second.take_now("C2")  # keys apart, as channels are
+    assert len(await turns(observer, second, "C1")) == 2  # free_now took none, the refused take none
+    assert len(await turns(observer, second, "C2")) == 1
 
 
 def _closed_port() -> int:
@@ -184,8 +185,8 @@ async def test_without_redis_the_budget_is_kept_in_this_process(caplog: pytest.L
         budget = shared_budgets(client, "test")("chat.update", 2, 60)
         with caplog.at_level(logging.WARNING, logger="bot.shared_rate_budget"):
             await budget.acquire(None)
-            assert budget.take_now(None) and await budget.settle(None)
-            assert not budget.take_now(None)  # two turns, as in one process
+            assert await budget.take_now(None)
+            assert not await budget.take_now(None)  # two turns, as in one process
             await budget.hold(1)
         assert [r.getMessage() for r in caplog.records] == [
             "Redis is unreachable: test:chat.update is paced in this process alone"

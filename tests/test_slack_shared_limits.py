@@ -129,7 +129,7 @@ async def test_two_processes_share_the_workspaces_budget_and_meet_no_429(redis_c
 async def test_with_no_stream_turn_left_in_the_workspace_an_answer_is_posted_and_edited(
     redis_clients: list[Redis],
 ) -> None:
-    """Another process spent the minute's ``chat.startStream`` turns: this one's guess is refused."""
+    """Another process spent the minute's ``chat.startStream`` turns: this one finds none free at once."""
     start = SLACK_LIMITS["chat.startStream"]
     elsewhere = SharedRateBudget(redis_clients[1], f"{budget_scope(TOKEN)}:chat.startStream", start.calls, 60)
     for _ in range(start.calls):

@@ -10,12 +10,10 @@ and the call is tried again, for as long as :data:`GIVE_UP_AFTER` allows: no
 answer is dropped because of a rate limit.
 
 A caller that must read what it sends only once its turn has come (a live
-stream, so each write carries the newest text) waits with :meth:`SlackPacer.turn`
-and sends inside :meth:`SlackPacer.prepaid`, so that call does not queue twice.
-A turn taken at once with :meth:`SlackPacer.turn_now` is only as sure as the
-budget: a shared one confirms it just before the call, and if another process
-had it first the call is refused as Slack would refuse it (``ratelimited``), so
-its caller takes the way it would have taken had the turn not been free.
+stream, so each write carries the newest text) takes the turn first, waiting
+with :meth:`SlackPacer.turn` or only if one is free at once with
+:meth:`SlackPacer.turn_now`, and sends inside :meth:`SlackPacer.prepaid`, so
+that call does not queue twice.
 """
 
 from __future__ import annotations
@@ -77,7 +75,6 @@ GIVE_UP_AFTER = 240.0
 """Seconds a call may wait, for its turn or through 429s, before the person who asked is told."""
 
 _prepaid: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_prepaid", default=None)
-_unsettled: contextvars.ContextVar[str | None] = contextvars.ContextVar("slack_unsettled", default=None)
 
 
 class SlackPacer:
@@ -122,29 +119,17 @@ class SlackPacer:
             _log.error("no turn to call Slack's %s came within %.0f s; giving up", method, self.give_up_after)
             raise RateLimited("slack_busy") from exc
 
-    def turn_now(self, method: str, channel: str | None = None) -> bool:
+    async def turn_now(self, method: str, channel: str | None = None) -> bool:
         """Take a turn to call ``method`` only if one is free at once; the call must be made prepaid."""
-        if not self.budget(method).take_now(self._key(method, channel)):
-            return False
-        _unsettled.set(method)
-        return True
+        return await self.budget(method).take_now(self._key(method, channel))
 
-    def free_now(self, method: str, channel: str | None = None) -> bool:
-        return self.budget(method).free_now(self._key(method, channel))
+    async def free_now(self, method: str, channel: str | None = None) -> bool:
+        """Whether a call to ``method`` could go at once; takes no turn."""
+        return await self.budget(method).free_now(self._key(method, channel))
 
     async def hold(self, method: str, seconds: float) -> None:
         """Slack said Retry-After: nobody calls ``method`` until it has passed (or we would give up)."""
         await self.budget(method).hold(min(seconds, self.give_up_after))
-
-    async def settle(self, method: str, channel: str | None) -> bool:
-        """Confirm the turn :meth:`turn_now` took for this ``method`` call; False if it was gone.
-
-        A turn taken by :meth:`turn` is the caller's for good, so it needs none.
-        """
-        if _unsettled.get() != method:
-            return True
-        _unsettled.set(None)
-        return await self.budget(method).settle(self._key(method, channel))
 
     @staticmethod
     @contextlib.contextmanager
@@ -180,8 +165,6 @@ class PacedWebClient(AsyncWebClient):
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.pacer.give_up_after
         paid = self.pacer._spend_prepaid(api_method)
-        if paid and not await self.pacer.settle(api_method, channel):
-            raise self._turn_gone(api_method)
         while True:
             if not paid:
                 await self.pacer.turn(api_method, channel)
@@ -197,15 +180,6 @@ class PacedWebClient(AsyncWebClient):
                     _log.error("Slack kept rate limiting %s; giving up", api_method)
                     raise RateLimited("slack_busy") from exc
                 _log.warning("Slack rate limited %s; trying again in %ss", api_method, wait)
-
-    def _turn_gone(self, api_method: str) -> SlackApiError:
-        """What Slack would answer had the call gone without a turn: its caller falls back as for a 429."""
-        body = {"ok": False, "error": "ratelimited"}
-        response = AsyncSlackResponse(
-            client=self, http_verb="POST", api_url=self.base_url + api_method, req_args={}, data=body,
-            headers={"Retry-After": "1"}, status_code=429,
-        )  # fmt: skip
-        return SlackApiError(f"another process took the last {api_method} turn first", response)
 
 
 def budget_scope(token: str) -> str:

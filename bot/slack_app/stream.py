@@ -86,7 +86,8 @@ class SlackStreamer:
         already complete, the message is posted (and edited) in the channel's turn.
         """
         pacer = self.pacer
-        if not finished and self.native_for(target.team) and pacer.free_now(STOP) and pacer.turn_now(START):
+        native = not finished and self.native_for(target.team)
+        if native and await pacer.free_now(STOP) and await pacer.turn_now(START):
             return START
         await pacer.turn(POST, target.channel)
         return POST
