@@ -57,6 +57,10 @@ _EN = {
         "Sorry, I can't help with that request: it goes against the content rules. Please try something else."
     ),
     "not_enabled_here": "The bot's commands are not enabled here.",
+    "roles_unavailable": (
+        "The bot cannot check who may use it here right now (Slack did not list its user groups). "
+        "Please tell the workspace admin."
+    ),
     "image_too_large": "The image is too large to upload here ({limit} at most) and could not be made smaller.",
     # progress and captions
     "drawing": "Drawing {prompt}…",

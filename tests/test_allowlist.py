@@ -226,7 +226,7 @@ async def test_slack_groups_slack_will_not_list_fail_closed(slack: Slack) -> Non
     slack.allow(roles=("S1",))
     await slack.bot.send.slash("/ask", "hi")
     [told] = await until(slack.bot.private_messages)
-    assert "missing_scope" in told.args["text"] and slack.nothing_done()
+    assert "cannot check who may use it" in told.args["text"] and slack.nothing_done()
 
 
 async def test_slack_a_dm_is_refused_unless_its_channel_is_listed(slack: Slack) -> None:

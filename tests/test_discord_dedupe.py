@@ -10,6 +10,7 @@ RedisStores on one Redis, as two processes would have.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -136,3 +137,23 @@ async def test_a_store_failure_at_the_claim_is_told_privately_and_nothing_runs(
         assert told.ephemeral and told.content
         assert [c.json["type"] for c in fake.calls_to(CALLBACK)] == [4]  # the message itself; no defer
         assert fake_ai.requests == []
+
+
+async def test_a_reply_to_an_answer_delivered_to_both_is_answered_once(both: TwoProcesses) -> None:
+    both.caplog.set_level(logging.INFO, logger="bot.discord_app.messages")
+    payload = both.discord.slash_command("ask", {"question": "hi?"})
+    await both.deliver_to_both(payload)
+    answer = await until(lambda: both.discord.interaction(payload["id"]).original_id)
+    await until(lambda: len(both.openai.calls("chat")) == 1)
+    await asyncio.sleep(0.2)  # the answer's link to its conversation is stored once it ends
+    data = both.discord.user_message("and then?", reply_to=answer)
+    assert await both.discord.dispatch("MESSAGE_CREATE", data) == 2
+    await until(lambda: both.caplog.text.count(f"reply {data['id']} is answered by another process") == 1)
+    replies = await until(
+        lambda: [
+            m for m in both.discord.channel_messages(CHANNEL_ID)
+            if (m.message_reference or {}).get("message_id") == data["id"]
+        ]
+    )  # fmt: skip
+    await asyncio.sleep(0.2)
+    assert len(both.openai.calls("chat")) == 2 and len(replies) == 1

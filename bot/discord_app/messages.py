@@ -37,6 +37,8 @@ from handlers.port import Command, Services
 from handlers.registry import ANSWER_REPLY
 
 _log = logging.getLogger(__name__)
+CLAIM_TTL = 3600.0
+"""Seconds a reply's id stays claimed, so two processes on one shard answer it once."""
 
 
 class AnswerReplies:
@@ -54,7 +56,9 @@ class AnswerReplies:
         """Start answering ``message`` if it is a readable reply to one of the bot's messages.
 
         Whether the message it replies to is a linked answer is the handler's to find out:
-        if it is not, nothing is posted.
+        if it is not, nothing is posted. The message id is claimed in the store first, so
+        of two processes that both receive it (one shard run twice during a rolling
+        restart), one answers.
         """
         me = self._client.user
         reference = message.reference
@@ -76,6 +80,9 @@ class AnswerReplies:
         reply = MessageReply(message, self._pacer, command.locale)
 
         async def work() -> None:
+            if not await self._services.store.claim(f"discord:message:{message.id}", CLAIM_TTL):
+                _log.info("reply %s is answered by another process", message.id)
+                return
             if not await ANSWER_REPLY(ref, command, reply, self._services):
                 _log.debug("reply %s is to no linked answer; ignored", message.id)
 

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_app.reply import slack_errors
+from core.errors import UpstreamError
 
 _log = logging.getLogger(__name__)
 TTL = 300.0
@@ -68,7 +69,7 @@ class UserGroups:
                     "and a plan with user groups",
                     exc.response.get("error"),
                 )
-                raise
+                raise UpstreamError("roles_unavailable") from exc
         return members_of(response.get("usergroups") or [])
 
 
