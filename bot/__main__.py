@@ -174,7 +174,8 @@ async def run_slack(
 
             await server.serve_http(built.app, port, drain=drain, signing_secret=secret, store_ok=store_ok)
         else:
-            await server.serve_socket_mode(built.app, settings.slack_app_token or "", drain=drain)
+            app_token = settings.slack_app_token or ""
+            await server.serve_socket_mode(built.app, app_token, drain=drain, client=built.client)
 
 
 async def run_discord(settings: Settings, services: Services) -> None:

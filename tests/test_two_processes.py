@@ -44,24 +44,30 @@ STOP_TIMEOUT = 25.0
 
 
 @dataclass
-class BotProcess:
-    """One ``python -m bot slack --http`` process, its signed sender, and its log lines so far."""
+class LoggedProcess:
+    """One ``python -m bot ...`` process and its log lines so far."""
 
     proc: asyncio.subprocess.Process
-    sender: SlackSender
-    log: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list, kw_only=True)
 
     def logged(self, text: str) -> bool:
         return any(text in line for line in self.log)
-
-    def sender_in(self, channel: str) -> SlackSender:
-        return replace(self.sender, channel=channel)
 
     async def read_log(self) -> None:
         """Keep the stderr pipe drained (a full pipe would stall the bot), line by line."""
         assert self.proc.stderr is not None
         async for line in self.proc.stderr:
             self.log.append(line.decode(errors="replace").rstrip())
+
+
+@dataclass
+class BotProcess(LoggedProcess):
+    """One ``python -m bot slack --http`` process, its signed sender, and its log lines so far."""
+
+    sender: SlackSender
+
+    def sender_in(self, channel: str) -> SlackSender:
+        return replace(self.sender, channel=channel)
 
 
 @dataclass
@@ -106,7 +112,8 @@ def _free_port() -> int:
         return port
 
 
-def _env(slack: FakeSlackAPI, ai: FakeOpenAI, store_url: str) -> dict[str, str]:
+def bot_env(slack: FakeSlackAPI, ai: FakeOpenAI, store_url: str) -> dict[str, str]:
+    """The environment of a bot process: the fakes' URLs, the store, Slack's test credentials."""
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     return {
         **keep,
@@ -144,7 +151,7 @@ async def _healthy(bot: BotProcess) -> None:
     raise AssertionError(f"the bot was not healthy within {START_TIMEOUT} s:\n" + "\n".join(bot.log))
 
 
-def _flushed(url: str) -> str:
+def flushed(url: str) -> str:
     """The session's Redis database, emptied (as the ``redis_db`` fixture does, once per module)."""
     client = redis.Redis.from_url(url)
     try:
@@ -156,9 +163,9 @@ def _flushed(url: str) -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(redis_url: str) -> AsyncIterator[Cluster]:
-    url = _flushed(redis_url)
+    url = flushed(redis_url)
     async with FakeSlackAPI() as slack, FakeOpenAI() as ai, aiohttp.ClientSession() as session:
-        env = _env(slack, ai, url)
+        env = bot_env(slack, ai, url)
         bots = [await _start(env, session, slack) for _ in range(2)]
         readers = [asyncio.create_task(bot.read_log()) for bot in bots]
         store = await RedisStore.open(url)

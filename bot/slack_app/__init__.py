@@ -34,6 +34,8 @@ class SlackBuild:
     listeners: SlackListeners
     streamer: SlackStreamer
     pacer: SlackPacer
+    client: PacedWebClient
+    """Every Web API call of the bot goes through it (Socket Mode's connection too)."""
 
 
 async def build(
@@ -61,7 +63,7 @@ async def build(
     )
     streamer = SlackStreamer(client, pacer, native=native, **message_limits)
     app, listeners = await build_app(client, request_client, signing_secret, services, streamer)
-    return SlackBuild(app, listeners, streamer, pacer)
+    return SlackBuild(app, listeners, streamer, pacer, client)
 
 
 def _budgets(redis: Redis | None, token: str) -> BudgetFactory:

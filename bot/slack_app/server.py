@@ -19,6 +19,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError
 from bot.http_guard import DEFAULT_LIMITS, HttpLimits, Refused, listen, read_body, refusal, start_runner
@@ -153,13 +154,25 @@ async def serve_http(
         await runner.cleanup()
 
 
-async def serve_socket_mode(app: AsyncApp, app_token: str, *, drain: Callable[[], Awaitable[None]]) -> None:
-    """Hold a Socket Mode connection until cancelled; the web client's base URL is reused."""
+async def serve_socket_mode(
+    app: AsyncApp,
+    app_token: str,
+    *,
+    drain: Callable[[], Awaitable[None]],
+    client: AsyncWebClient | None = None,
+) -> None:
+    """Hold a Socket Mode connection until cancelled; the web client's base URL is reused.
+
+    ``client`` (the paced one) opens the connection, and opens it again on a reconnect:
+    ``apps.connections.open`` is Tier 1, so a second worker started within the minute,
+    or a burst of reconnects, waits its turn (and any 429) instead of failing.
+    """
+    client = client or app.client
     try:  # slack_sdk would retry a refused token forever, logging a traceback each time
-        opened = await app.client.apps_connections_open(app_token=app_token)
+        opened = await client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
         raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack: {exc.response.get('error')}") from exc
-    handler = AsyncSocketModeHandler(app, app_token)
+    handler = AsyncSocketModeHandler(app, app_token, web_client=client)
     handler.client.wss_uri = opened["url"]  # connect there: apps.connections.open is Tier 1
     try:
         await handler.connect_async()
