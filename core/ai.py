@@ -91,9 +91,17 @@ class AIService:
                         yield delta
 
     async def flagged(self, text: str) -> bool:
-        """Whether OpenAI's moderation endpoint flags ``text`` (free; checked before paid work)."""
+        """Whether OpenAI's moderation endpoint flags ``text`` (free; checked before paid work).
+
+        An OpenAI-compatible server without the endpoint (404) is a setting to change, not
+        an outage: the operator is told to set ``MODERATION=off``.
+        """
         with _converted_errors():
-            result = await self._client.moderations.create(model=self._moderation_model, input=text)
+            try:
+                result = await self._client.moderations.create(model=self._moderation_model, input=text)
+            except openai.NotFoundError as exc:
+                _log.error("the AI server has no moderation endpoint; set MODERATION=off to draw without it")
+                raise NotConfigured("no_moderation") from exc
         return any(verdict.flagged for verdict in result.results)
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage:

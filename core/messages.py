@@ -39,6 +39,7 @@ _EN = {
     "content_blocked": "OpenAI's safety system refused that request. Try rewording it.",
     "rate_limited": "OpenAI is rate limiting the bot right now. Please try again in a minute.",
     "ai_unavailable": "OpenAI did not answer in time or is having trouble. Please try again shortly.",
+    "no_moderation": "The bot's AI server cannot check requests; the operator needs to set MODERATION=off.",
     "ai_auth": "The bot's OpenAI credentials were refused; the operator needs to check OPENAI_API_KEY.",
     "ai_failed": "OpenAI could not handle that request ({detail}).",
     "internal_error": "Sorry, something went wrong on my side. The error has been logged.",

@@ -189,6 +189,13 @@ async def test_a_moderation_outage_is_an_outage_not_a_pass(ai: AIService, fake_o
     assert fake_openai.calls("images") == []
 
 
+async def test_a_server_without_moderation_tells_the_operators_setting(ai: AIService, fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail("moderations", "not_found")
+    with pytest.raises(errors.NotConfigured) as refused:
+        await run("draw", cmd("a fox"), services_with(ai, moderation="draw"))
+    assert "MODERATION=off" in refused.value.message() and fake_openai.calls("images") == []
+
+
 # one drawing at a time
 
 

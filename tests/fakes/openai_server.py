@@ -52,6 +52,10 @@ ERROR_KINDS: dict[str, tuple[int, dict[str, Any]]] = {
         400,
         {"message": "Invalid value for 'size'.", "type": "invalid_request_error", "code": None},
     ),
+    "not_found": (
+        404,
+        {"message": "Invalid URL (POST /v1/moderations)", "type": "invalid_request_error", "code": None},
+    ),
     "server": (500, {"message": "The server had an error.", "type": "server_error", "code": None}),
 }
 
