@@ -31,19 +31,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import os
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +60,7 @@ from bench.slack_load import (
     stop_bot,
     wait_healthy,
 )
+from bench.slack_processes import given_or_own_redis
 from core.store.base import PlayerKey
 from core.store.redis import RedisStore
 from tests.fakes.openai_server import FakeOpenAI
@@ -75,6 +73,7 @@ CLICKS = (("janken_rock", 0), ("janken_rock", 1), ("janken_paper", 0), ("janken_
 DELIVERIES_PER_GAME = len({button for button, _ in CLICKS})
 REQUEST_TIMEOUT = 30.0
 QUIET = 0.5
+NO_REDIS = "no redis-server on PATH: pass --redis-url"
 START: asyncio.Event  # the burst's starting gun, in the sending process
 
 
@@ -104,35 +103,6 @@ def counters(client: redis.Redis) -> RedisCounters:
     commands: dict[str, Any] = client.info("commandstats")
     calls = Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in commands.items()})
     return RedisCounters(calls, int(client.info("stats")["total_reads_processed"]))
-
-
-@contextlib.contextmanager
-def private_redis(url: str | None) -> Iterator[str]:
-    """``url``, or a ``redis-server`` of our own on a free port (no other client adds to its counters)."""
-    if url:
-        yield url
-        return
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("no redis-server on PATH: pass --redis-url")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.Redis.from_url(url)
-        for _ in range(200):
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    break
-            time.sleep(0.05)
-        client.close()
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def bot_env(slack: FakeSlackAPI, store_url: str) -> dict[str, str]:
@@ -282,7 +252,10 @@ def report(args: argparse.Namespace, result: Result, logs: Sequence[Path]) -> No
 async def run(args: argparse.Namespace) -> int:
     print(f"code under test: {code_version()}")
     slack = FakeSlackAPI(rate_limits=False)
-    with private_redis(args.redis_url) as url, tempfile.TemporaryDirectory(prefix="janken-bench-") as tmp:
+    with (
+        given_or_own_redis(args.redis_url, missing=NO_REDIS) as url,
+        tempfile.TemporaryDirectory(prefix="janken-bench-") as tmp,
+    ):
         redis.Redis.from_url(url).flushdb()
         async with running_fakes(FakeOpenAI(), slack), aiohttp.ClientSession() as session:
             ports = [free_port(), free_port()]

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +21,7 @@ import redis
 
 from bot.shared_rate_budget import PREFIX
 from bot.slack_app.limits import budget_scope
-
-REDIS_START_TIMEOUT = 10.0
-"""Seconds a ``redis-server`` started for the bench has to answer PING."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers_ping(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-        conn.sendall(b"PING\r\n")
-        return conn.recv(16).startswith(b"+PONG")
-    return False
+from tests.redis_server import RedisServer, RedisServerError
 
 
 @contextlib.contextmanager
@@ -57,24 +39,31 @@ def bench_redis(token: str) -> Iterator[str]:
     """``REDIS_URL`` (without ``token``'s old budgets), or a ``redis-server`` started here and stopped after."""
     if url := os.environ.get("REDIS_URL"):
         _forget_budgets(url, token)
+    missing = "--processes > 1 needs Redis: set REDIS_URL or put redis-server on PATH"
+    with given_or_own_redis(url, missing=missing) as used:
+        yield used
+
+
+@contextlib.contextmanager
+def given_or_own_redis(url: str | None, *, missing: str) -> Iterator[str]:
+    """``url``; without one, a ``redis-server`` started here on a free port (keeping nothing), stopped after.
+
+    Exits with ``missing`` when there is no ``redis-server`` on PATH.
+    """
+    if url:
         yield url
         return
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("--processes > 1 needs Redis: set REDIS_URL or put redis-server on PATH")
-    port = _free_port()
-    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + REDIS_START_TIMEOUT
-        while not _answers_ping(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        server = RedisServer()
+        server.start()
+    except FileNotFoundError:
+        raise SystemExit(missing) from None
+    except RedisServerError as exc:
+        raise SystemExit(str(exc)) from None
+    try:
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 def _forget_budgets(url: str, token: str) -> None:

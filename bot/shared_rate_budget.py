@@ -116,8 +116,7 @@ class SharedRateBudget:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if calls < 1 or window <= 0:
-            raise ValueError("calls must be at least 1 and window positive")
+        self._local = RateBudget(calls, window, clock=clock, sleep=sleep)  # checks calls and window
         self.calls, self.window, self.name = calls, window, name
         self._redis = redis
         self._window_ms = math.ceil(window * 1000)
@@ -131,7 +130,6 @@ class SharedRateBudget:
         self._taker = uuid.uuid4().hex[:12]
         """Names this budget's turns in Redis, so a turn can be given back."""
         self._serial = itertools.count()
-        self._local = RateBudget(calls, window, clock=clock, sleep=sleep)
         self._unreachable = False
         self._retry_redis_at = -math.inf
 

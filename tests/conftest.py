@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import openai
@@ -24,6 +21,7 @@ from core.store.memory import MemoryStore
 from core.store.redis import RedisStore
 from core.store.sqlite import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI
+from tests.redis_server import RedisServer, RedisServerError
 
 CREDENTIALS = (
     "OPENAI_API_KEY",
@@ -43,9 +41,6 @@ CREDENTIALS = (
 
 REDIS_URL_AT_START = os.environ.get("REDIS_URL")
 """Read before any test runs: the ``offline`` fixture removes ``REDIS_URL`` from each test's environment."""
-
-REDIS_START_TIMEOUT = 10.0
-"""Seconds a ``redis-server`` started for the session has to answer PING."""
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -94,23 +89,6 @@ async def ai(fake_openai: FakeOpenAI) -> AsyncIterator[AIService]:
         yield AIService(client, chat_model="test-chat", image_model="test-image", system_prompt="Be brief.")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A Redis for the session: ``REDIS_URL`` if set when the run started, else a ``redis-server``
@@ -119,41 +97,45 @@ def redis_url() -> Iterator[str]:
     if REDIS_URL_AT_START:
         yield REDIS_URL_AT_START
         return
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("Redis tests need REDIS_URL or redis-server on PATH")
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + REDIS_START_TIMEOUT
-        while not _answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield url
+        server = RedisServer()
+    except FileNotFoundError:
+        pytest.skip("Redis tests need REDIS_URL or redis-server on PATH")
+    try:
+        server.start()
+    except RedisServerError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A ``redis-server`` of this test's own, which it may stop or kill and start again on its port."""
+    try:
+        server = RedisServer()
+    except FileNotFoundError:
+        pytest.skip("this test stops and restarts Redis: it needs redis-server on PATH")
+    with server:
+        yield server
+
+
+def flushed(url: str) -> str:
+    """``url``, its Redis database emptied, so no test sees another's keys."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture
 def redis_db(redis_url: str) -> str:
     """The session's Redis URL, its database emptied, so no test sees another's keys."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return redis_url
+    return flushed(redis_url)
 
 
 async def open_backend(

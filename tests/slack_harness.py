@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ class SlackBot:
     store: MemoryStore
     base_url: str
     app: AsyncApp
+    services: Services
+    """What the app runs on: tests may change its ``limits`` or ``openai_slots`` while it runs."""
 
     def texts(self, method: str) -> list[str]:
         return [
@@ -59,30 +62,51 @@ async def start_bot(
     async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, aiohttp.ClientSession() as session:
         pacer = SlackPacer(rate_limits, min_interval=min_interval, give_up_after=give_up_after)
         async with openai.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
-            store = MemoryStore()
-            services = Services(
-                ai=AIService(oai, chat_model="m", image_model="i", system_prompt="s"), store=store
-            )
-            built = await slack_app.build(
-                services,
-                session,
-                token="xoxb-test",
-                signing_secret=SIGNING_SECRET,
-                api_url=slack.api_url,
-                native=native,
-                pacer=pacer,
-                **limits,
-            )
-            app = built.app
-            guard = http_guard.DEFAULT_LIMITS
-            runner = await http_guard.start_runner(
-                server.web_app(app, signing_secret=SIGNING_SECRET, limits=guard), guard
-            )
-            listener = await http_guard.listen(runner, "127.0.0.1", 0, guard)
-            base = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-            sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
-            try:
-                yield SlackBot(slack, fake_ai, sender, built.streamer, store, base, app)
-            finally:
-                listener.close()
-                await runner.cleanup()
+            ai = AIService(oai, chat_model="m", image_model="i", system_prompt="s")
+            async with serving(ai, slack, fake_ai, session, pacer, native=native, limits=limits) as bot:
+                yield bot
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    ai: AIService,
+    slack: FakeSlackAPI,
+    fake_ai: FakeOpenAI,
+    session: aiohttp.ClientSession,
+    pacer: SlackPacer,
+    *,
+    native: bool = True,
+    drain: bool = False,
+    limits: Mapping[str, int] | None = None,
+) -> AsyncIterator[SlackBot]:
+    """The real app on ``ai`` and a fresh memory store, served over HTTP on a free loopback port.
+
+    ``limits`` are the streamer's message limits; with ``drain``, answers still in progress
+    finish before it stops (unless the test failed).
+    """
+    store = MemoryStore()
+    services = Services(ai=ai, store=store)
+    built = await slack_app.build(
+        services,
+        session,
+        token="xoxb-test",
+        signing_secret=SIGNING_SECRET,
+        api_url=slack.api_url,
+        native=native,
+        pacer=pacer,
+        **(limits or {}),
+    )
+    guard = http_guard.DEFAULT_LIMITS
+    runner = await http_guard.start_runner(
+        server.web_app(built.app, signing_secret=SIGNING_SECRET, limits=guard), guard
+    )
+    listener = await http_guard.listen(runner, "127.0.0.1", 0, guard)
+    base = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
+    try:
+        yield SlackBot(slack, fake_ai, sender, built.streamer, store, base, built.app, services)
+        if drain:
+            await built.listeners.drain(timeout=10)
+    finally:
+        listener.close()
+        await runner.cleanup()

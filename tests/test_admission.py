@@ -15,25 +15,15 @@ from core.store import PlayerKey
 from core.store.base import Store
 from core.store.memory import MemoryStore
 from handlers import admission
-from handlers.port import Command, Limits, Services
+from handlers.port import Limits, Services
 from handlers.registry import HANDLERS
 from tests.conftest import open_backend
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.recording_reply import RecordingReply
+from tests.fakes.recording_reply import RecordingReply, cmd, run
 
 
 def services_with(ai: AIService, store: Store | None = None, **limits: object) -> Services:
     return Services(ai=ai, store=store or MemoryStore(), rng=random.Random(1), limits=Limits(**limits))  # type: ignore[arg-type]
-
-
-def cmd(text: str, *, user: str = "alice", thread: str | None = None) -> Command:
-    return Command("slack", "T1", "C1", user, text, thread=thread)
-
-
-async def run(name: str, command: Command, services: Services) -> RecordingReply:
-    reply = RecordingReply()
-    await HANDLERS[name](command, reply, services)
-    return reply
 
 
 # quotas

@@ -24,7 +24,6 @@ from core.store.memory import MemoryStore
 from handlers import allowlist
 from handlers.port import Board, Command, JankenRequest, Limits, Services
 from handlers.registry import ANSWER_REPLY, BOARD_CLICK, HANDLERS
-from tests import slack_harness
 from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import APPLICATION_ID, CALLBACK, CHANNEL_ID, EDIT_ORIGINAL, GUILD_ID
@@ -160,10 +159,9 @@ async def test_user_groups_are_listed_once_and_kept_for_their_ttl() -> None:
 @dataclass
 class Slack:
     bot: SlackBot
-    services: Services
 
     def allow(self, channels: tuple[str, ...] = (), roles: tuple[str, ...] = ()) -> None:
-        self.services.limits = limits(channels, roles)
+        self.bot.services.limits = limits(channels, roles)
 
     def refusals(self) -> list[str]:
         return [str(c.args["text"]) for c in self.bot.private_messages() if REFUSAL in str(c.args["text"])]
@@ -179,17 +177,9 @@ class Slack:
 
 
 @pytest.fixture
-async def slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Slack]:
-    """The harness's bot, with a hold on the Services it runs on (tests set the lists)."""
-    made: list[Services] = []
-
-    def services(**fields: Any) -> Services:
-        made.append(Services(**fields))
-        return made[-1]
-
-    monkeypatch.setattr(slack_harness, "Services", services)
+async def slack() -> AsyncIterator[Slack]:
     async for bot in start_bot():
-        yield Slack(bot, made[0])
+        yield Slack(bot)
 
 
 async def test_slack_ask_in_a_channel_not_listed_is_refused_privately(slack: Slack) -> None:

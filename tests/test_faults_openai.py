@@ -22,8 +22,6 @@ import aiohttp
 import openai
 import pytest
 
-from bot import http_guard, slack_app
-from bot.slack_app import server
 from bot.slack_app.limits import SlackPacer
 from core.ai import AIService
 from core.messages import text
@@ -34,8 +32,8 @@ from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import CHANNEL_ID, Message
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
-from tests.slack_harness import SlackBot
+from tests.fakes.slack_client import mention, until
+from tests.slack_harness import SlackBot, serving
 from tests.test_console import console, run_console
 
 RETRIES = 1
@@ -90,28 +88,9 @@ async def client(base_url: str) -> AsyncIterator[AIService]:
 async def slack_bot(fake_ai: FakeOpenAI, base_url: str, *, native: bool = True) -> AsyncIterator[SlackBot]:
     """The Slack app over HTTP, as tests/slack_harness.py runs it, on an OpenAI client that retries."""
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session, client(base_url) as ai:
-        store = MemoryStore()
-        built = await slack_app.build(
-            Services(ai=ai, store=store),
-            session,
-            token="xoxb-test",
-            signing_secret=SIGNING_SECRET,
-            api_url=slack.api_url,
-            native=native,
-            pacer=SlackPacer(min_interval=0.05),
-        )
-        guard = http_guard.DEFAULT_LIMITS
-        runner = await http_guard.start_runner(
-            server.web_app(built.app, signing_secret=SIGNING_SECRET), guard
-        )
-        try:
-            listener = await http_guard.listen(runner, "127.0.0.1", 0, guard)
-            base = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-            sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
-            yield SlackBot(slack, fake_ai, sender, built.streamer, store, base, built.app)
-            await built.listeners.drain(timeout=10)  # every answer settled before the fakes go
-        finally:
-            await runner.cleanup()
+        pacer = SlackPacer(min_interval=0.05)
+        async with serving(ai, slack, fake_ai, session, pacer, native=native, drain=True) as bot:
+            yield bot  # every answer settled before the fakes go
 
 
 async def settled(bot: SlackBot) -> None:
@@ -164,14 +143,7 @@ async def test_slack_a_failed_mention_is_answered_ephemerally_in_its_thread() ->
     async with FakeOpenAI() as fake_ai:
         url = provoke(fake_ai, "server", "chat")
         async with slack_bot(fake_ai, url) as bot:
-            mention = {
-                "type": "app_mention",
-                "user": "U1",
-                "text": "<@UBOT> hi",
-                "ts": "1.5",
-                "channel": "C1",
-            }
-            await bot.send.event(mention)  # no response_url: the note goes by chat.postEphemeral
+            await bot.send.event(mention())  # no response_url: the note goes by chat.postEphemeral
             [told] = await until(lambda: bot.slack.calls_to("chat.postEphemeral"), timeout=10)
         assert (told.args["text"], told.args["user"], told.args["thread_ts"]) == (UNAVAILABLE, "U1", "1.5")
         assert_retried(fake_ai, "server", "chat")

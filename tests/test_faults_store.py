@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import redis
 import redis.asyncio
 from aiohttp import web
 
@@ -29,7 +24,8 @@ from bot.slack_app import server
 from core.messages import text
 from core.store.redis import RedisStore
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
+from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until, until_healthy
+from tests.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE_UNAVAILABLE = text("store_unavailable")
@@ -37,83 +33,11 @@ HANG_GUARD = 30.0
 """Seconds any one wait may take before the test fails instead of hanging."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "DISCORD_"))}
     env.pop("REDIS_URL", None)
     env.update(PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", **extra)
     return env
-
-
-class RedisServer:
-    """A ``redis-server`` of this test's own, on one port, that the test stops and starts."""
-
-    def __init__(self, executable: str) -> None:
-        self._executable = executable
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def answers(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [
-                self._executable,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + HANG_GUARD
-        while not self.answers():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=HANG_GUARD)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.skip("these tests stop and restart Redis: they need redis-server on PATH")
-    server = RedisServer(executable)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # ----- Redis not there at start-up -----------------------------------------------------------------
@@ -234,17 +158,8 @@ async def test_slack_says_the_store_is_unavailable_healthz_tells_and_both_recove
         def private() -> list[str]:
             return [str(c.args["text"]) for c in slack.calls_to("response_url") if c.args.get("text")]
 
-        async def up() -> tuple[int, Any] | None:
-            try:
-                return await health(session, base)
-            except aiohttp.ClientError:
-                return None
-
         try:
-            for _ in range(int(HANG_GUARD / 0.05)):
-                if await up() is not None or proc.returncode is not None:
-                    break
-                await asyncio.sleep(0.05)
+            await until_healthy(session, base, timeout=HANG_GUARD, process=proc)
             assert await health(session, base) == (200, {"ok": True, "store": "ok"})
             await sender.slash("/janken", "rock")
             await until(boards, timeout=HANG_GUARD)

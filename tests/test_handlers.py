@@ -12,25 +12,15 @@ from core.janken import Move, Opponent, Outcome
 from core.store.memory import MemoryStore
 from core.store.sqlite import SQLiteStore
 from handlers import ask, draw, janken
-from handlers.port import Board, Command, GameView, JankenRequest, JankenRules, Services
+from handlers.port import Board, GameView, JankenRequest, JankenRules, Services
 from handlers.registry import ANSWER_REPLY, HANDLERS
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.recording_reply import RecordingReply
+from tests.fakes.recording_reply import RecordingReply, cmd, run
 
 
 @pytest.fixture
 def services(ai: AIService) -> Services:
     return Services(ai=ai, store=MemoryStore(), rng=random.Random(3))
-
-
-def cmd(text: str, *, user: str = "alice", thread: str | None = None, request_id: str = "") -> Command:
-    return Command("slack", "T1", "C1", user, text, thread=thread, request_id=request_id)
-
-
-async def run(name: str, command: Command, services: Services) -> RecordingReply:
-    reply = RecordingReply()
-    await HANDLERS[name](command, reply, services)
-    return reply
 
 
 # /ask

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import CHANNEL_ID, EDIT_ORIGINAL, GUILD_ID
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
+from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until, until_healthy
+from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HANG_GUARD = 30.0
@@ -45,13 +45,6 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "DISCORD_"))}
     env.update(PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", STORE_URL="memory://", **extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def test_slack_finishes_the_answer_in_flight_then_exits_on_sigterm(tmp_path: Path) -> None:
@@ -73,13 +66,7 @@ async def test_slack_finishes_the_answer_in_flight_then_exits_on_sigterm(tmp_pat
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            for _ in range(int(HANG_GUARD / 0.05)):
-                try:
-                    async with session.get(f"{base}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.05)
+            await until_healthy(session, base, timeout=HANG_GUARD, process=proc)
             sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
             await sender.slash("/ask", "count slowly")
             await until(lambda: slack.calls_to("chat.appendStream"), timeout=HANG_GUARD)

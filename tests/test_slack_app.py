@@ -17,7 +17,7 @@ from core.errors import Unavailable
 from core.store import PlayerKey
 from handlers import janken_board
 from tests.fakes.slack_api import Message
-from tests.fakes.slack_client import FORM, SIGNING_SECRET, until
+from tests.fakes.slack_client import FORM, SIGNING_SECRET, mention, until
 from tests.slack_harness import SlackBot, start_bot
 
 PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U999>")
@@ -491,12 +491,9 @@ async def test_a_long_native_answer_continues_in_further_streams_with_nothing_lo
 
 
 async def test_redelivered_events_are_answered_once(bot: SlackBot) -> None:
-    def mention(ts: str) -> dict[str, str]:
-        return {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": ts, "channel": "C1"}
-
-    await bot.send.event(mention("1800000000.0009"), event_id="Ev1")
-    await bot.send.event(mention("1800000000.0009"), event_id="Ev1", retry=1)  # seen: ignored
-    await bot.send.event(mention("1800000000.0010"), event_id="Ev2", retry=1)  # first delivery lost
+    await bot.send.event(mention(ts="1800000000.0009"), event_id="Ev1")
+    await bot.send.event(mention(ts="1800000000.0009"), event_id="Ev1", retry=1)  # seen: ignored
+    await bot.send.event(mention(ts="1800000000.0010"), event_id="Ev2", retry=1)  # first delivery lost
     await until(lambda: len(bot.answers()) == 2)
     await until(lambda: _settled(bot))
     assert len(bot.openai.calls("chat")) == 2
@@ -509,8 +506,7 @@ async def test_a_store_failure_at_the_delivery_check_is_told_privately_and_nothi
         raise Unavailable("store_unavailable")
 
     monkeypatch.setattr(bot.store, "claim", store_down)  # the check is the store's first call
-    mention = {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.5", "channel": "C1"}
-    status, _ = await bot.send.event(mention, event_id="Ev3")
+    status, _ = await bot.send.event(mention(), event_id="Ev3")
     assert status == 200  # the ack does not wait for the store
     [told] = await until(lambda: bot.slack.calls_to("chat.postEphemeral"))
     assert "storage is temporarily unavailable" in told.args["text"] and told.args["user"] == "U1"

@@ -15,7 +15,8 @@ import aiohttp
 from bot.slack_app import server
 from bot.slack_app.listeners import COMMANDS
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, until
+from tests.fakes.slack_client import SIGNING_SECRET, SlackSender, mention, until, until_healthy
+from tests.redis_server import free_port
 from tests.slack_harness import start_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,26 +50,13 @@ async def test_socket_mode_hands_the_same_app_to_the_handler_and_answers_command
             assert "You threw ✊ rock" in board[0].text or "You both threw ✊ rock" in board[0].text
             opened = bot.slack.calls_to("apps.connections.open")[0]
             assert opened.headers["Authorization"] == "Bearer xapp-test"
-            mention = {
-                "type": "app_mention",
-                "user": "U1",
-                "text": "<@UBOT> hi",
-                "ts": "1.5",
-                "channel": "C1",
-            }
-            event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev9", "event": mention}
+            event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev9", "event": mention()}
             await bot.slack.send_envelope("events_api", event)  # a first delivery: retry_attempt 0
             await until(bot.answers)
             assert len(bot.openai.calls("chat")) == 1
         finally:
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -78,7 +66,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 async def test_python_m_bot_slack_http_serves_healthz_and_commands(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
         env = _env(
             tmp_path,
@@ -100,18 +88,7 @@ async def test_python_m_bot_slack_http_serves_healthz_and_commands(tmp_path: Pat
         )
         try:
             base = f"http://127.0.0.1:{port}"
-
-            async def healthy() -> bool:
-                try:
-                    async with session.get(f"{base}/healthz") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            for _ in range(200):
-                if await healthy():
-                    break
-                await asyncio.sleep(0.05)
+            await until_healthy(session, base, process=proc)
             sender = SlackSender(f"{base}/slack/events", f"{slack.url}/response/", session)
             status, _ = await sender.slash("/janken", "")
             assert status == 200
@@ -175,7 +152,7 @@ async def test_a_busy_port_a_stray_port_flag_or_a_refused_token_stops_start_up_w
                 (("slack",), {"SLACK_APP_TOKEN": "xoxz-revoked"}, "SLACK_APP_TOKEN was refused by Slack"),
                 (
                     ("slack", "--http"),
-                    {"SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"},
+                    {"SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"},
                     "cannot be reached",
                 ),
             ]:

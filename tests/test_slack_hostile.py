@@ -29,7 +29,7 @@ from aiohttp import web
 from bot import http_guard
 from bot.http_guard import HttpLimits
 from bot.slack_app import server
-from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender, until
+from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender, until, until_healthy
 from tests.slack_harness import SlackBot, start_bot
 
 JSON = "application/json"
@@ -414,7 +414,7 @@ async def test_serve_http_serves_through_the_guard_and_drains_once_cancelled(bot
     try:
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
-            await until_healthy(session, f"{base}/healthz")
+            await until_healthy(session, base, timeout=5.0)
             forged = slash(bot.send)
             async with session.post(
                 f"{base}{server.EVENTS_PATH}", data=forged, headers={"Content-Type": FORM}
@@ -425,16 +425,6 @@ async def test_serve_http_serves_through_the_guard_and_drains_once_cancelled(bot
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)
     assert drained == [True]
-
-
-async def until_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(100):
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(url) as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.05)
-    raise AssertionError("serve_http never came up")
 
 
 MISSHAPEN = {

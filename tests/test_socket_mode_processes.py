@@ -28,6 +28,7 @@ import pytest_asyncio
 import redis
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.conftest import flushed
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackAPI, Message
 from tests.fakes.slack_client import until
@@ -39,7 +40,6 @@ from tests.test_two_processes import (
     TEAM,
     LoggedProcess,
     bot_env,
-    flushed,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from core.slots import Slots
 from core.store.memory import MemoryStore
 from handlers.port import Limits, Services
-from tests import slack_harness
 from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import CHANNEL_ID
@@ -27,28 +25,19 @@ REFUSED = "Sorry, I can't help with that request: it goes against the content ru
 @dataclass
 class Slack:
     bot: SlackBot
-    services: Services
 
     def private(self) -> list[str]:
         return [str(c.args["text"]) for c in self.bot.private_messages()]
 
 
 @pytest.fixture
-async def slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Slack]:
-    """The harness's bot, with a hold on its Services (tests set the limits)."""
-    made: list[Services] = []
-
-    def services(**fields: Any) -> Services:
-        made.append(Services(**fields))
-        return made[-1]
-
-    monkeypatch.setattr(slack_harness, "Services", services)
+async def slack() -> AsyncIterator[Slack]:
     async for bot in start_bot():
-        yield Slack(bot, made[0])
+        yield Slack(bot)
 
 
 async def test_slack_an_ask_over_quota_is_told_privately_when_the_quota_resets(slack: Slack) -> None:
-    slack.services.limits = Limits(quota_ask_per_day=1)
+    slack.bot.services.limits = Limits(quota_ask_per_day=1)
     await slack.bot.send.slash("/ask", "first", user="U1")
     await until(slack.bot.answers)
     await slack.bot.send.slash("/ask", "second", user="U1")
@@ -59,7 +48,7 @@ async def test_slack_an_ask_over_quota_is_told_privately_when_the_quota_resets(s
 
 
 async def test_slack_a_flagged_drawing_is_refused_privately_and_nothing_is_posted(slack: Slack) -> None:
-    slack.services.limits = Limits(moderation="draw", quota_draw_per_day=1)
+    slack.bot.services.limits = Limits(moderation="draw", quota_draw_per_day=1)
     await slack.bot.send.slash("/draw", "something forbidden")
     await until(lambda: [t for t in slack.private() if REFUSED in t])
     assert slack.bot.openai.calls("images") == []
@@ -81,7 +70,7 @@ async def test_slack_a_second_drawing_while_one_runs_is_refused_privately(slack:
 async def test_slack_asks_beyond_the_concurrency_limit_are_told_they_are_queued_and_all_complete(
     slack: Slack,
 ) -> None:
-    slack.services.openai_slots = Slots(1)
+    slack.bot.services.openai_slots = Slots(1)
     slack.bot.openai.chunk_delay = 0.1
     for i in range(3):
         await slack.bot.send.slash("/ask", f"question {i}", user=f"U{i}", channel_id=f"C{i}")

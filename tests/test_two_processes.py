@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -27,13 +26,14 @@ from urllib.parse import parse_qs, urlencode
 import aiohttp
 import pytest
 import pytest_asyncio
-import redis
 
 from core.store.base import PlayerKey
 from core.store.redis import RedisStore
+from tests.conftest import flushed
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackAPI, Message
 from tests.fakes.slack_client import FORM, SIGNING_SECRET, SlackSender, until
+from tests.redis_server import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -105,13 +105,6 @@ class Cluster:
         return stats.wins + stats.losses + stats.draws
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def bot_env(slack: FakeSlackAPI, ai: FakeOpenAI, store_url: str) -> dict[str, str]:
     """The environment of a bot process: the fakes' URLs, the store, Slack's test credentials."""
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
@@ -129,7 +122,7 @@ def bot_env(slack: FakeSlackAPI, ai: FakeOpenAI, store_url: str) -> dict[str, st
 
 
 async def _start(env: dict[str, str], session: aiohttp.ClientSession, slack: FakeSlackAPI) -> BotProcess:
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "slack", "--http", "--port", str(port),
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
@@ -149,16 +142,6 @@ async def _healthy(bot: BotProcess) -> None:
                     return
         await asyncio.sleep(0.05)
     raise AssertionError(f"the bot was not healthy within {START_TIMEOUT} s:\n" + "\n".join(bot.log))
-
-
-def flushed(url: str) -> str:
-    """The session's Redis database, emptied (as the ``redis_db`` fixture does, once per module)."""
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return url
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

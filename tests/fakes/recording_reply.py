@@ -1,4 +1,4 @@
-"""A Reply that records what a handler said, for platform-free handler tests."""
+"""A Reply that records what a handler said, and ``run`` to call a handler with one, for handler tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from core.ai import GeneratedImage
-from handlers.port import GameView
+from handlers.port import Command, GameView, Services
+from handlers.registry import HANDLERS
 
 _BOARD_NUMBERS = itertools.count(1)
 """Boards posted by any RecordingReply get distinct refs, as messages on a platform do."""
@@ -83,3 +84,15 @@ class RecordingReply:
             yield
         finally:
             self.events.append(("progress_done", text))
+
+
+def cmd(text: str, *, user: str = "alice", thread: str | None = None, request_id: str = "") -> Command:
+    """``text`` typed by ``user`` in channel C1 of Slack workspace T1."""
+    return Command("slack", "T1", "C1", user, text, thread=thread, request_id=request_id)
+
+
+async def run(name: str, command: Command, services: Services) -> RecordingReply:
+    """Run the handler ``name`` on ``command``; what it said."""
+    reply = RecordingReply()
+    await HANDLERS[name](command, reply, services)
+    return reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -139,6 +140,13 @@ class SlackSender:
         return await self.post(json.dumps(body), "application/json", retry=retry)
 
 
+def mention(
+    text: str = "<@UBOT> hi", *, user: str = "U1", ts: str = "1.5", channel: str = "C1"
+) -> dict[str, str]:
+    """An ``app_mention`` event, as Slack puts it in an event callback."""
+    return {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel}
+
+
 async def until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Wait for background work: poll ``condition`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -148,3 +156,23 @@ async def until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
             return result
         await asyncio.sleep(0.02)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def until_healthy(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    timeout: float = 10.0,
+    process: asyncio.subprocess.Process | None = None,
+) -> None:
+    """Wait until the bot at ``base_url`` answers ``GET /healthz`` with 200 (fail if ``process`` exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.returncode is not None:
+            raise AssertionError(f"the bot exited with status {process.returncode} before it was healthy")
+        with contextlib.suppress(aiohttp.ClientError):
+            async with session.get(f"{base_url}/healthz") as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"GET {base_url}/healthz did not answer 200 within {timeout}s")
