@@ -13,6 +13,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
+from core.errors import UserInputError
 from core.janken import Move
 from handlers import ask, draw, janken
 from handlers.port import AskRequest, Command, JankenRequest, Reply, Services
@@ -83,7 +84,10 @@ def janken_request(
     if action == "stats" or action == "quit":
         return JankenRequest(action)
     if move is not None:
-        return JankenRequest("play", move=Move(move))
+        try:
+            return JankenRequest("play", move=Move(move))
+        except ValueError:  # not a choice we declare (a command synced by another version): say so
+            raise UserInputError("unknown_janken", word=move) from None
     if character:
         return JankenRequest("start", character=checked(character, "usage_janken"))
     return JankenRequest("show")
