@@ -9,7 +9,7 @@ from core.errors import UserInputError
 from core.messages import text
 from handlers import admission
 from handlers.port import Command, DrawRequest, Reply, Services
-from handlers.text_input import checked
+from handlers.text_input import checked, shown
 
 SIZE_NAMES = {"square": "1024x1024", "landscape": "1536x1024", "portrait": "1024x1536"}
 QUALITIES = ("low", "medium", "high")
@@ -59,9 +59,9 @@ async def draw(request: DrawRequest, command: Command, reply: Reply, services: S
     async with admission.one_at_a_time("draw", command, services):
         async with (
             admission.spending("draw", request.prompt, command, reply, services),
-            reply.progress(text("drawing", command.locale, prompt=request.prompt)),
+            reply.progress(text("drawing", command.locale, prompt=shown(request.prompt))),
         ):
             image = await services.ai.generate_image(
                 request.prompt, size=request.size, quality=request.quality
             )
-        await reply.post_image(image, text("image_caption", command.locale, prompt=request.prompt))
+        await reply.post_image(image, text("image_caption", command.locale, prompt=shown(request.prompt)))

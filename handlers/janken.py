@@ -11,7 +11,7 @@ from core.messages import text
 from core.store import BoardLink
 from handlers import admission
 from handlers.port import Board, Command, GameView, JankenRequest, Reply, Services
-from handlers.text_input import checked
+from handlers.text_input import checked, shown
 
 STICKER_STYLE = (
     "Sticker art of this character, whole body visible, bold clean outlines, "
@@ -182,12 +182,12 @@ async def start_character(description: str, command: Command, reply: Reply, serv
     async with admission.one_at_a_time("character", command, services):
         async with (
             admission.spending("draw", description, command, reply, services),
-            reply.progress(text("drawing_opponent", command.locale, description=description)),
+            reply.progress(text("drawing_opponent", command.locale, description=shown(description))),
         ):
             image = await services.ai.generate_image(
                 f"{description}. {STICKER_STYLE}.", size="1024x1024", quality="low"
             )
-        name = description if len(description) <= NAME_CHARS else description[: NAME_CHARS - 1] + "…"
+        name = shown(description, NAME_CHARS)
         image_ref = await reply.post_image(image, name)
     await start(Opponent(name, description, image_ref), command, reply, services)
 

@@ -164,6 +164,17 @@ async def test_draw_shows_progress_then_posts_the_image_with_the_prompt(
     assert fake_openai.calls("images")[0].body["size"] == "1024x1536"
 
 
+async def test_a_long_prompt_is_drawn_whole_but_repeated_only_in_part(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    prompt = "a red fox " * 300  # 3,000 characters: fine for OpenAI, too long for a chat line
+    reply = await run("draw", cmd(prompt), services)
+    assert fake_openai.calls("images")[0].body["prompt"] == prompt.strip()
+    [progress] = reply.values("progress")
+    _, caption = reply.values("image")[0]  # type: ignore[misc]
+    assert len(str(progress)) < 1100 and len(caption) == 1000 and caption.endswith("…")
+
+
 async def test_a_refused_drawing_removes_its_progress_and_posts_no_image(
     services: Services, fake_openai: FakeOpenAI
 ) -> None:

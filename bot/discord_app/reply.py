@@ -69,7 +69,9 @@ class DiscordReply:
             board = await interaction.edit_original_response(embed=embed, view=buttons)
         else:
             board = await self._send(None, embed=embed, view=buttons)
-        return board_ref(board.channel.id, board.id)
+        # an interaction may come without its channel object; its channel id is always there
+        channel_id = board.channel.id if board.channel is not None else interaction.channel_id
+        return board_ref(channel_id or 0, board.id)
 
     @contextlib.asynccontextmanager
     async def progress(self, message: str) -> AsyncIterator[None]:
