@@ -10,10 +10,21 @@ import datetime as dt
 
 from core.store import PlayerKey
 
+GLOBAL_USER_IDS = frozenset({"discord"})
+"""Platforms whose user ids are one person everywhere: a Discord user is the same in every guild,
+in DMs and through a user install, so their allowance must not multiply by the guilds they are in."""
 
-def counter_key(kind: str, player: PlayerKey, now: dt.datetime) -> str:
-    """The store counter of ``player``'s ``kind`` uses on ``now``'s UTC day."""
-    return f"quota:{kind}:{now.astimezone(dt.UTC):%Y-%m-%d}:{player}"
+
+def spender(player: PlayerKey) -> str:
+    """Whose allowance a request spends: the user, across workspaces where the platform's ids are global."""
+    if player.platform in GLOBAL_USER_IDS:
+        return f"{player.platform}:{player.user}"
+    return str(player)
+
+
+def counter_key(kind: str, who: str, now: dt.datetime) -> str:
+    """The store counter of ``who``'s (a :func:`spender`) ``kind`` uses on ``now``'s UTC day."""
+    return f"quota:{kind}:{now.astimezone(dt.UTC):%Y-%m-%d}:{who}"
 
 
 def next_reset(now: dt.datetime) -> dt.datetime:

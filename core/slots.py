@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 
 class Slots:
@@ -38,13 +38,15 @@ class Slots:
         return bool(self.size) and (self._busy >= self.size or self.waiting > 0)
 
     @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        """Hold a slot for the block, waiting in turn for one; a cancelled wait takes none."""
+    async def held(self) -> AsyncIterator[Hold]:
+        """Hold a slot for the block (or until :meth:`Hold.release`), waiting in turn for one;
+        a cancelled wait takes none."""
         await self._acquire()
+        hold = Hold(self._release)
         try:
-            yield
+            yield hold
         finally:
-            self._release()
+            hold.release()
 
     async def _acquire(self) -> None:
         if not self.would_wait():
@@ -70,3 +72,15 @@ class Slots:
                 self._busy += 1
                 waiter.set_result(None)
                 return
+
+
+class Hold:
+    """One held slot; :meth:`release` gives it back early (e.g. once a stream has ended), once."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            release, self._release = self._release, None
+            release()

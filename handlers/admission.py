@@ -11,14 +11,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 from core import quota
 from core.errors import ContentBlocked, QuotaExceeded, UpstreamError
 from core.messages import text
+from core.slots import Hold
 from handlers.port import Command, Reply, Services
 
 Spend = Literal["ask", "draw"]
@@ -26,8 +29,9 @@ Spend = Literal["ask", "draw"]
 
 QUOTA_COMMANDS: dict[Spend, str] = {"ask": "/ask", "draw": "/draw"}
 
-LOCK_TTL = 900.0
-"""Seconds a drawing's lock outlives a process that died holding it (longer than any drawing)."""
+LOCK_TTL = 300.0
+"""Seconds a drawing's lock outlives a process that died holding it: longer than a drawing takes
+(OpenAI's timeout and retries), short enough that a crash does not lock the user out for long."""
 
 Clock = Callable[[], dt.datetime]
 
@@ -39,13 +43,14 @@ def _utc_now() -> dt.datetime:
 @contextlib.asynccontextmanager
 async def one_at_a_time(name: str, command: Command, services: Services) -> AsyncIterator[None]:
     """Hold the user's ``name`` lock (e.g. ``draw``) for the block; refuse if it is held already."""
-    key = f"inflight:{name}:{command.player}"
-    if not await services.store.claim(key, LOCK_TTL):
+    key = f"inflight:{name}:{quota.spender(command.player)}"
+    holder = secrets.token_hex(8)  # so a lock that outlived its TTL and was taken again is not freed by us
+    if not await services.store.claim(key, LOCK_TTL, holder=holder):
         raise QuotaExceeded("draw_in_flight")
     try:
         yield
     finally:
-        await services.store.release(key)
+        await services.store.release(key, holder=holder)
 
 
 @contextlib.asynccontextmanager
@@ -57,16 +62,19 @@ async def spending(
     services: Services,
     *,
     clock: Clock = _utc_now,
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Hold]:
     """Moderate ``prompt``, count one unit of the user's ``spend`` quota, then hold an OpenAI slot.
 
-    A unit is given back if the block fails upstream (an outage, a rate limit, a refusal by
-    the provider's safety system): the user got nothing for it.
+    The block gets the slot's :class:`~core.slots.Hold`, to give it back as soon as OpenAI is
+    done (a streamed answer may take longer to show than to generate). A unit is given back
+    if the block fails upstream (an outage, a rate limit, a refusal by the provider's safety
+    system, a stream cut off) or is cancelled (the bot stopping): the user did not get what
+    they asked for.
     """
     services.ai.check()
     await _moderate(spend, prompt, services)
-    async with _counted(spend, command, services, clock()), queued(command, reply, services):
-        yield
+    async with _counted(spend, command, services, clock()), queued(command, reply, services) as hold:
+        yield hold
 
 
 async def _moderate(spend: Spend, prompt: str, services: Services) -> None:
@@ -85,7 +93,7 @@ async def _counted(spend: Spend, command: Command, services: Services, now: dt.d
     if not limit:
         yield
         return
-    key = quota.counter_key(spend, command.player, now)
+    key = quota.counter_key(spend, quota.spender(command.player), now)
     if await services.store.take_unit(key, limit, limits.quota_ttl) is None:
         reset = quota.next_reset(now)
         hours, minutes = divmod(max(1, int((reset - now).total_seconds() + 59) // 60), 60)
@@ -99,16 +107,16 @@ async def _counted(spend: Spend, command: Command, services: Services, now: dt.d
         )
     try:
         yield
-    except (UpstreamError, ContentBlocked):
+    except (UpstreamError, ContentBlocked, asyncio.CancelledError):
         await services.store.give_unit(key)
         raise
 
 
 @contextlib.asynccontextmanager
-async def queued(command: Command, reply: Reply, services: Services) -> AsyncIterator[None]:
+async def queued(command: Command, reply: Reply, services: Services) -> AsyncIterator[Hold]:
     """Hold one of this process's OpenAI slots; tell the user privately if they must wait for one."""
     slots = services.openai_slots
     if slots.would_wait():
         await reply.send_private(text("queued", command.locale, position=slots.waiting + 1))
-    async with slots.held():
-        yield
+    async with slots.held() as hold:
+        yield hold

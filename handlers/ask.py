@@ -75,7 +75,7 @@ async def _converse(
     """
     history = recent(await services.store.load_history(continued)) if continued else []
     async with (
-        admission.spending("ask", question, command, reply, services),
+        admission.spending("ask", question, command, reply, services) as openai_slot,
         contextlib.aclosing(services.ai.stream_answer(history, question)) as deltas,
     ):
         first = await anext(deltas, None)
@@ -89,6 +89,7 @@ async def _converse(
             async for delta in deltas:
                 answer.append(delta)
                 yield delta
+            openai_slot.release()  # OpenAI is done; showing the rest is the platform's pace
 
         refs = await reply.stream_text(thread, collected())
     turns = [stored(Turn("user", question)), stored(Turn("assistant", "".join(answer)))]

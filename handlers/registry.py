@@ -13,8 +13,10 @@ forget the check, and a refused command raises
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from handlers import allowlist, ask, draw, help, janken
 from handlers.port import Command, JankenRequest, Reply, Services
@@ -22,30 +24,19 @@ from handlers.port import Command, JankenRequest, Reply, Services
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
 ClickHandler = Callable[[JankenRequest, Command, Reply, Services], Awaitable[None]]
 ReplyHandler = Callable[[str, Command, Reply, Services], Awaitable[bool]]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def _admitted(handler: Handler) -> Handler:
-    """``handler``, run only if the allowlists admit its command; the two below likewise."""
+def _admitted(handler: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """``handler``, run only if the allowlists admit the :class:`Command` it is given."""
 
-    async def run(command: Command, reply: Reply, services: Services) -> None:
+    @functools.wraps(handler)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        command = next(arg for arg in args if isinstance(arg, Command))
+        services = next(arg for arg in args if isinstance(arg, Services))
         allowlist.check(command, services.limits)
-        await handler(command, reply, services)
-
-    return run
-
-
-def _admitted_click(handler: ClickHandler) -> ClickHandler:
-    async def run(request: JankenRequest, command: Command, reply: Reply, services: Services) -> None:
-        allowlist.check(command, services.limits)
-        await handler(request, command, reply, services)
-
-    return run
-
-
-def _admitted_reply(handler: ReplyHandler) -> ReplyHandler:
-    async def run(ref: str, command: Command, reply: Reply, services: Services) -> bool:
-        allowlist.check(command, services.limits)
-        return await handler(ref, command, reply, services)
+        return await handler(*args, **kwargs)
 
     return run
 
@@ -70,9 +61,9 @@ class Policy:
 POLICIES: dict[str, Policy] = {"ask": Policy(thinking_note=True)}
 MESSAGE_COMMAND = "ask"
 """What a mention of the bot, or a direct message to it, runs."""
-ANSWER_REPLY: ReplyHandler = _admitted_reply(ask.follow_up)
+ANSWER_REPLY: ReplyHandler = _admitted(ask.follow_up)
 """What a reply to one of the bot's answer messages runs, given that message's ref (Discord)."""
-BOARD_CLICK: ClickHandler = _admitted_click(janken.run)
+BOARD_CLICK: ClickHandler = _admitted(janken.run)
 """What a button on a game board runs."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,7 +16,7 @@ from core.store import PlayerKey
 from core.store.base import Store
 from core.store.memory import MemoryStore
 from handlers import admission
-from handlers.port import Limits, Services
+from handlers.port import Command, Limits, Services
 from handlers.registry import HANDLERS
 from tests.conftest import open_backend
 from tests.fakes.openai_server import FakeOpenAI
@@ -118,12 +119,47 @@ async def test_the_refusal_counts_down_to_the_next_utc_midnight(ai: AIService) -
 
 
 def test_counters_are_per_utc_day_and_reset_at_midnight() -> None:
-    player = PlayerKey("slack", "T1", "U1")
+    who = quota.spender(PlayerKey("slack", "T1", "U1"))
     tokyo = dt.timezone(dt.timedelta(hours=9))
     evening = dt.datetime(2026, 12, 7, 23, 59, tzinfo=dt.UTC)
-    assert quota.counter_key("ask", player, evening) == "quota:ask:2026-12-07:slack:T1:U1"
-    assert quota.counter_key("ask", player, evening.astimezone(tokyo)) == quota.counter_key("ask", player, evening)
+    assert quota.counter_key("ask", who, evening) == "quota:ask:2026-12-07:slack:T1:U1"
+    assert quota.counter_key("ask", who, evening.astimezone(tokyo)) == quota.counter_key("ask", who, evening)
     assert quota.next_reset(evening) == dt.datetime(2026, 12, 8, tzinfo=dt.UTC)
+
+
+async def test_a_discord_user_has_one_allowance_in_every_guild_and_dm(ai: AIService) -> None:
+    services = services_with(ai, quota_ask_per_day=1)
+    reply = RecordingReply()
+    in_guild = Command("discord", "G1", "C1", "U1", "q")
+    async with admission.spending("ask", "q", in_guild, reply, services):
+        pass
+    for elsewhere in ("G2", "dm"):  # user ids are global on Discord, and the bot can be user-installed
+        with pytest.raises(errors.QuotaExceeded):
+            async with admission.spending("ask", "q", Command("discord", elsewhere, "C9", "U1", "q"), reply, services):
+                pass
+    other_workspace = Command("slack", "T2", "C1", "U1", "q")  # a Slack user id belongs to its workspace
+    async with admission.spending("ask", "q", Command("slack", "T1", "C1", "U1", "q"), reply, services):
+        pass
+    async with admission.spending("ask", "q", other_workspace, reply, services):
+        pass
+
+
+async def test_a_request_cancelled_by_a_shutdown_gives_its_unit_back(ai: AIService) -> None:
+    services = services_with(ai, quota_ask_per_day=1)
+    started = asyncio.Event()
+
+    async def interrupted() -> None:
+        async with admission.spending("ask", "q", cmd("q"), RecordingReply(), services):
+            started.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(interrupted())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with admission.spending("ask", "q", cmd("q"), RecordingReply(), services):
+        pass  # the unit came back
 
 
 # moderation
@@ -204,6 +240,23 @@ async def test_one_drawing_per_user_at_a_time(ai: AIService, fake_openai: FakeOp
     await run("draw", cmd("fox again"), services)  # the lock went with the drawing
 
 
+async def test_a_drawing_that_outlived_its_lock_does_not_free_the_next_ones(
+    ai: AIService, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admission, "LOCK_TTL", 0.2)
+    services = services_with(ai)
+    fake_openai.delay = 0.8
+    slow = asyncio.create_task(run("draw", cmd("a slow fox"), services))
+    await asyncio.sleep(0.5)  # its lock has expired; a second drawing takes it
+    monkeypatch.setattr(admission, "LOCK_TTL", 60.0)
+    second = asyncio.create_task(run("draw", cmd("an owl"), services))
+    await slow  # the first ends and releases: not the second's lock
+    with pytest.raises(errors.QuotaExceeded):
+        await run("draw", cmd("a third"), services)
+    await second
+    assert len(fake_openai.calls("images")) == 2
+
+
 async def test_a_failed_drawing_frees_the_lock(ai: AIService, fake_openai: FakeOpenAI) -> None:
     services = services_with(ai)
     fake_openai.fail("images", "server")
@@ -245,6 +298,37 @@ async def test_requests_beyond_the_concurrency_limit_wait_and_are_told_they_are_
     for reply in (first, second, third):
         assert reply.values("stream")[0][1] == fake_openai.chunks  # every one completes
     assert services.openai_slots.busy == 0
+
+
+class PacedReply(RecordingReply):
+    """Takes every delta as it comes, then needs a while more to show the answer (as Slack's pacing does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generated = asyncio.Event()
+
+    async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
+        async def watched() -> AsyncIterator[str]:
+            async for delta in deltas:
+                yield delta
+            self.generated.set()
+
+        refs = await super().stream_text(thread, watched())
+        await asyncio.sleep(0.5)
+        return refs
+
+
+async def test_an_answer_gives_its_openai_slot_back_once_generated_not_once_shown(
+    ai: AIService, fake_openai: FakeOpenAI
+) -> None:
+    services = services_with(ai)
+    services.openai_slots = Slots(1)
+    first = PacedReply()
+    showing = asyncio.create_task(HANDLERS["ask"](cmd("one"), first, services))
+    await first.generated.wait()
+    second = await run("ask", cmd("two", user="bob"), services)
+    assert "private" not in second.kinds() and not showing.done()  # not queued behind a slow display
+    await showing
 
 
 async def test_slots_serve_waiters_in_order_and_a_cancelled_waiter_takes_none() -> None:

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.discord_app.live import answer_ref
 from bot.slack_app.user_groups import UserGroups
 from core.ai import AIService
-from core.errors import NotPermitted
+from core.errors import NotPermitted, UpstreamError
 from core.janken import Move
 from core.store import PlayerKey
 from core.store.memory import MemoryStore
@@ -151,6 +151,24 @@ async def test_user_groups_are_listed_once_and_kept_for_their_ttl() -> None:
         now["t"] = 300.0
         assert await groups.of("U3") == frozenset({"S2"})
         assert len(slack.calls_to("usergroups.list")) == 2
+
+
+async def test_a_workspace_that_will_not_list_its_groups_is_not_asked_on_every_command() -> None:
+    now = {"t": 0.0}
+    async with FakeSlackAPI() as slack:
+        slack.fail("usergroups.list", error="plan_upgrade_required", status=200, times=None)
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        groups = UserGroups(client, clock=lambda: now["t"])
+        for moment in (0.0, 1.0, 59.0):
+            now["t"] = moment
+            with pytest.raises(UpstreamError) as refused:
+                await groups.of("U1")
+            assert refused.value.key == "roles_unavailable"
+        assert len(slack.calls_to("usergroups.list")) == 1
+        now["t"] = 60.0
+        with pytest.raises(UpstreamError):
+            await groups.of("U1")
+        assert len(slack.calls_to("usergroups.list")) == 2  # asked again once the minute is up
 
 
 # --- Slack end to end ---

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 
+from bot.discord_app.live import answer_ref
 from core.errors import Unavailable
 from core.store.base import PlayerKey, Store
 from core.store.memory import MemoryStore
@@ -121,7 +122,7 @@ async def test_a_move_and_a_click_delivered_to_both_play_one_round_each(both: Tw
 class ClaimsFail(MemoryStore):
     """A store that is down exactly where the claim is made."""
 
-    async def claim(self, key: str, ttl: float) -> bool:
+    async def claim(self, key: str, ttl: float, *, holder: str = "") -> bool:
         raise Unavailable("store_unavailable")
 
 
@@ -145,7 +146,9 @@ async def test_a_reply_to_an_answer_delivered_to_both_is_answered_once(both: Two
     await both.deliver_to_both(payload)
     answer = await until(lambda: both.discord.interaction(payload["id"]).original_id)
     await until(lambda: len(both.openai.calls("chat")) == 1)
-    await asyncio.sleep(0.2)  # the answer's link to its conversation is stored once it ends
+    async with asyncio.timeout(10):  # the answer's link to its conversation is stored once it ends
+        while await both.store.conversation_of(answer_ref(int(CHANNEL_ID), int(answer))) is None:
+            await asyncio.sleep(0.02)
     data = both.discord.user_message("and then?", reply_to=answer)
     assert await both.discord.dispatch("MESSAGE_CREATE", data) == 2
     await until(lambda: both.caplog.text.count(f"reply {data['id']} is answered by another process") == 1)

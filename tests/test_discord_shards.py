@@ -30,32 +30,40 @@ def _env(fake: FakeDiscordAPI, ai: FakeOpenAI, shard_ids: str) -> dict[str, str]
     }
 
 
-async def _ready(fake: FakeDiscordAPI, proc: subprocess.Popen[bytes], want: list[int]) -> list[int]:
+def _start(fake: FakeDiscordAPI, ai: FakeOpenAI, shard_ids: str, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m bot discord`` (through the launcher that points discord.py at the fake)."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.discord_bot_process"],
+            cwd=ROOT,
+            env=_env(fake, ai, shard_ids),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def _ready(fake: FakeDiscordAPI, procs: list[subprocess.Popen[bytes]], want: list[int]) -> list[int]:
     deadline = time.monotonic() + READY_WITHIN
     while fake.ready_shards != want and time.monotonic() < deadline:
-        assert proc.poll() is None, "the bot process exited"
+        assert all(proc.poll() is None for proc in procs), "a bot process exited"
         await asyncio.sleep(0.1)
     return fake.ready_shards
 
 
-async def test_a_process_runs_only_the_shards_it_is_given(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
-    """Shards 1 and 3 of 4 connect; 0 and 2 are left to another process (a wrong count would be 4010)."""
+async def test_two_processes_run_the_shard_ranges_they_are_given(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """Shards 0-1 in one process, 2-3 in the other: each identifies only its own, with the total count."""
     fake = FakeDiscordAPI(shards=4)
     fake.identify_interval = 0.0
     async with fake:
-        with open(tmp_path / "bot.log", "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.discord_bot_process"],
-                cwd=ROOT,
-                env=_env(fake, fake_openai, "1,3"),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        procs = [_start(fake, fake_openai, ids, tmp_path / f"bot-{n}.log") for n, ids in enumerate(("0-1", "2,3"))]
         try:
-            assert await _ready(fake, proc, [1, 3]) == [1, 3]
+            assert await _ready(fake, procs, [0, 1, 2, 3]) == [0, 1, 2, 3]
             await asyncio.sleep(0.5)
-            assert fake.ready_shards == [1, 3]  # and nothing else joins later
-            assert sorted(identify["shard"] for identify in fake.identifies) == [[1, 4], [3, 4]]
+            assert fake.ready_shards == [0, 1, 2, 3]  # no shard twice, nothing joins later
+            assert sorted(identify["shard"] for identify in fake.identifies) == [[0, 4], [1, 4], [2, 4], [3, 4]]
         finally:
-            proc.terminate()
-            assert proc.wait(timeout=20) == 0, (tmp_path / "bot.log").read_text()
+            for proc in procs:
+                proc.terminate()
+            codes = [await asyncio.to_thread(proc.wait, 20) for proc in procs]
+        logs = [(tmp_path / f"bot-{n}.log").read_text() for n in range(2)]
+        assert codes == [0, 0], logs

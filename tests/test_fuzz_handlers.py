@@ -32,10 +32,11 @@ from core.ai import GeneratedImage, Quality
 from core.conversation import Turn
 from core.errors import BotError, UserInputError
 from core.janken import Move
+from core.slots import Slots
 from core.store.memory import MemoryStore
 from handlers.failures import user_message
 from handlers.janken_text import describe
-from handlers.port import Board, Command, GameView, JankenRequest, Services
+from handlers.port import Board, Command, GameView, JankenRequest, Limits, Services
 from handlers.registry import ANSWER_REPLY, BOARD_CLICK, HANDLERS
 from tests.fakes.recording_reply import RecordingReply
 
@@ -101,7 +102,7 @@ class FakeAI:
 
     async def flagged(self, text: str) -> bool:
         self.calls.append("moderation")
-        return False
+        return "forbidden" in text.lower()
 
 
 # --- hostile text ---
@@ -285,9 +286,14 @@ async def run_step(session: Session, step: TextStep | ClickStep | ReplyStep) -> 
         assert session.ai.calls[ai_calls:] == [], (step, session.ai.calls[ai_calls:])
 
 
+LIMITED = Limits(quota_ask_per_day=2, quota_draw_per_day=1, moderation="all")
+"""Sessions run with every spending limit on, so admission (moderation, quotas, locks) is fuzzed too."""
+
+
 async def run_session(steps: list[TextStep | ClickStep | ReplyStep], mode: str) -> None:
     ai = FakeAI(mode)
-    session = Session(Services(ai=ai, store=MemoryStore(), rng=random.Random(1)), ai)
+    services = Services(ai=ai, store=MemoryStore(), rng=random.Random(1), limits=LIMITED, openai_slots=Slots(1))
+    session = Session(services, ai)
     for step in steps:
         await run_step(session, step)
 
@@ -303,6 +309,8 @@ async def run_session(steps: list[TextStep | ClickStep | ReplyStep], mode: str) 
 @example(steps=[TextStep("ask", "hi", "alice", None, "en"), ReplyStep(0, "and?", "bob", "en")], mode="ok")
 @example(steps=[TextStep("draw", "--size ValueError('x') fox", "alice", None, "en")], mode="ok")
 @example(steps=[TextStep("janken", "a dragon", "alice", None, "en")], mode="blocked")
+@example(steps=[TextStep("draw", "a forbidden fox", "alice", None, "en"), TextStep("draw", "a fox", "alice", None,
+                "en"), TextStep("draw", "an owl", "alice", None, "en")], mode="ok")  # fmt: skip
 def test_handlers_raise_only_our_errors_and_never_show_a_traceback(
     steps: list[TextStep | ClickStep | ReplyStep], mode: str
 ) -> None:

@@ -16,7 +16,8 @@ from core.conversation import Turn
 from core.errors import Unavailable
 from core.janken import Opponent, new_game
 from core.store import PlayerKey
-from core.store.redis import MAX_CONNECTIONS, RedisStore
+from core.store.redis import RedisStore
+from core.store.redis_connection import MAX_CONNECTIONS
 from tests.redis_server import RedisServer
 
 GUARD = 30.0

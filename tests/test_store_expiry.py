@@ -2,31 +2,68 @@
 lifetime. Every backend (the ``store`` fixture) must pass all of it; the last tests check
 what only one backend can show (several clients on one database, the file staying small).
 
-Lifetimes here are a few tenths of a second, and each wait leaves a margin either side.
+Nothing here races the clock: whatever a test expects still there gets a lifetime it cannot
+outlive (:data:`LONG`), what must be gone gets a short one and a wait past it (a busy machine
+only makes the wait longer), and a renewal is read from the lifetime the backend holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sqlite3
+import time
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 
 from core.conversation import Turn
 from core.store import Store
 from core.store.memory import MemoryStore
-from core.store.redis import RedisStore
+from core.store.redis import PREFIX, RedisStore
 from core.store.sqlite import SQLiteStore
 
-TTL = 0.5
-"""A lifetime short enough to wait out."""
+LONG = 60.0
+"""A lifetime no test outlives: whatever a test expects still there is given it."""
 
-MARGIN = 0.2
-"""How far either side of an expiry a test looks, for a slow or busy machine."""
+LONGER = 3600.0
+"""A lifetime that would show as more than :data:`LONG` left if a call renewed with it."""
+
+SHORT = 0.1
+"""A lifetime a test waits out, to see what must be gone."""
 
 HI, HO = Turn("user", "hi"), Turn("assistant", "ho")
+
+
+async def _outlive(ttl: float) -> None:
+    """Wait until whatever was given ``ttl`` before the call has surely expired (a busy machine
+    only makes the wait longer); the margin covers the backends' clocks and their resolution."""
+    await asyncio.sleep(ttl + 0.15)
+
+
+async def _lifetime(store: Store, kind: Literal["claim", "count", "history"], key: str) -> float:
+    """Seconds the backend has ``key`` (a claim, a counter, a conversation) live for;
+    ``math.inf`` when it has no expiry. A renewal shows here without racing the clock."""
+    if isinstance(store, MemoryStore):
+        expiries = {"claim": store._claims, "count": store._counter_expiry, "history": store._history_expiry}
+        expiry = expiries[kind].get(key)
+        return math.inf if expiry is None else expiry - time.monotonic()
+    if isinstance(store, SQLiteStore):
+        table, column = {
+            "claim": ("claims", "key"),
+            "count": ("counters", "key"),
+            "history": ("conversations", "conversation"),
+        }[kind]
+        row = await store._run(
+            lambda conn: conn.execute(f"SELECT expires FROM {table} WHERE {column} = ?", (key,)).fetchone()
+        )
+        return math.inf if row is None else float(row[0]) - time.time()
+    assert isinstance(store, RedisStore)
+    millis = await store._redis.pttl(f"{PREFIX}{kind}:{key}")
+    assert millis != -2, f"no {kind} {key!r}"
+    return math.inf if millis == -1 else millis / 1000
 
 
 async def test_a_key_is_claimed_once_until_released(store: Store) -> None:
@@ -39,11 +76,37 @@ async def test_a_key_is_claimed_once_until_released(store: Store) -> None:
 
 
 async def test_a_claim_expires_after_its_ttl(store: Store) -> None:
-    assert await store.claim("inflight:alice", TTL)
-    await asyncio.sleep(TTL - MARGIN)
-    assert not await store.claim("inflight:alice", TTL)  # a failed claim does not renew it
-    await asyncio.sleep(2 * MARGIN)
-    assert await store.claim("inflight:alice", TTL)
+    assert await store.claim("inflight:alice", LONG)
+    assert not await store.claim("inflight:alice", LONGER)  # held before its ttl...
+    assert await _lifetime(store, "claim", "inflight:alice") <= LONG  # ...and a failed claim did not renew it
+    assert await store.claim("inflight:bob", SHORT)
+    await _outlive(SHORT)
+    assert await store.claim("inflight:bob", LONG)
+
+
+async def test_a_release_by_another_holder_leaves_the_claim(store: Store) -> None:
+    assert await store.claim("inflight:draw:alice", LONG, holder="A")
+    await store.release("inflight:draw:alice", holder="B")
+    await store.release("inflight:draw:alice")  # nor does a release without a holder free it
+    assert not await store.claim("inflight:draw:alice", LONG, holder="B")
+
+
+async def test_the_holders_release_frees_the_claim(store: Store) -> None:
+    assert await store.claim("inflight:draw:alice", LONG, holder="A")
+    await store.release("inflight:draw:alice", holder="A")
+    assert await store.claim("inflight:draw:alice", LONG, holder="B")
+    await store.release("inflight:draw:alice", holder="A")  # A no longer holds it
+    assert not await store.claim("inflight:draw:alice", LONG, holder="C")
+
+
+async def test_a_holder_whose_claim_expired_cannot_free_the_next_holders(store: Store) -> None:
+    assert await store.claim("inflight:draw:alice", SHORT, holder="A")
+    await _outlive(SHORT)
+    assert await store.claim("inflight:draw:alice", LONG, holder="B")
+    await store.release("inflight:draw:alice", holder="A")  # A's request ends late, in its finally
+    assert not await store.claim("inflight:draw:alice", LONG, holder="C")
+    await store.release("inflight:draw:alice", holder="B")
+    assert await store.claim("inflight:draw:alice", LONG, holder="C")
 
 
 async def test_fifty_concurrent_claims_of_one_key_give_exactly_one(store: Store) -> None:
@@ -81,50 +144,50 @@ async def test_a_counter_never_goes_below_zero(store: Store) -> None:
 
 
 async def test_a_counter_expires_ttl_after_its_first_use_and_later_uses_do_not_renew_it(store: Store) -> None:
-    assert await store.take_unit("draw:alice", 5, TTL) == 1
-    await asyncio.sleep(TTL / 2 + MARGIN / 2)
-    assert await store.take_unit("draw:alice", 5, TTL) == 2  # renewing here would keep it past TTL
-    await asyncio.sleep(TTL / 2 + MARGIN / 2)
-    assert await store.take_unit("draw:alice", 5, TTL) == 1
+    assert await store.take_unit("draw:alice", 5, LONG) == 1
+    assert await store.take_unit("draw:alice", 5, LONGER) == 2
+    assert await _lifetime(store, "count", "draw:alice") <= LONG  # renewing would keep it past its ttl
+    assert await store.take_unit("draw:bob", 5, SHORT) == 1
+    await _outlive(SHORT)
+    assert await store.take_unit("draw:bob", 5, LONG) == 1
 
 
 async def test_a_counter_given_back_to_zero_keeps_its_first_expiry(store: Store) -> None:
-    assert await store.take_unit("draw:alice", 5, TTL) == 1
+    assert await store.take_unit("draw:alice", 5, LONG) == 1
     await store.give_unit("draw:alice")
-    await asyncio.sleep(TTL / 2 + MARGIN / 2)
-    assert await store.take_unit("draw:alice", 5, TTL) == 1  # the counter's use, not its creation
-    assert await store.take_unit("draw:alice", 5, TTL) == 2
-    await asyncio.sleep(TTL / 2 + MARGIN / 2)
-    assert await store.take_unit("draw:alice", 5, TTL) == 1
+    assert await store.take_unit("draw:alice", 5, LONGER) == 1  # the counter's use, not its creation
+    assert await store.take_unit("draw:alice", 5, LONGER) == 2
+    assert await _lifetime(store, "count", "draw:alice") <= LONG
 
 
 async def test_a_conversation_with_a_ttl_is_forgotten_after_it(store: Store) -> None:
-    await store.append_history("c1", [HI, HO], keep=10, ttl=TTL)
+    await store.append_history("c1", [HI, HO], keep=10, ttl=SHORT)
     await store.append_history("c2", [HI], keep=10)
-    await asyncio.sleep(TTL - MARGIN)
-    assert await store.load_history("c1") == [HI, HO]
-    await asyncio.sleep(2 * MARGIN)
+    await store.append_history("c3", [HI, HO], keep=10, ttl=LONG)
+    assert await store.load_history("c3") == [HI, HO]
+    await _outlive(SHORT)
     assert await store.load_history("c1") == []
     assert await store.load_history("c2") == [HI]
-    await store.append_history("c1", [HO], keep=10, ttl=TTL)  # a new conversation, not the old one's end
+    assert await store.load_history("c3") == [HI, HO]  # kept until its own ttl
+    await store.append_history("c1", [HO], keep=10, ttl=LONG)  # a new conversation, not the old one's end
     assert await store.load_history("c1") == [HO]
 
 
 async def test_each_append_renews_a_conversation(store: Store) -> None:
-    await store.append_history("c1", [HI], keep=10, ttl=TTL)
-    await asyncio.sleep(TTL / 2 + MARGIN / 2)
-    await store.append_history("c1", [HO], keep=10, ttl=TTL)
-    await asyncio.sleep(TTL / 2 + MARGIN / 2)
+    await store.append_history("c1", [HI], keep=10, ttl=LONG)
+    await store.append_history("c1", [HO], keep=10, ttl=LONGER)
     assert await store.load_history("c1") == [HI, HO]
-    await asyncio.sleep(TTL / 2 + MARGIN)
+    assert await _lifetime(store, "history", "c1") > LONG
+    await store.append_history("c1", [HI], keep=10, ttl=SHORT)  # the last append's ttl counts
+    await _outlive(SHORT)
     assert await store.load_history("c1") == []
 
 
 async def test_an_append_without_a_ttl_keeps_the_conversation_for_ever(store: Store) -> None:
-    await store.append_history("c1", [HI], keep=10, ttl=TTL)
+    await store.append_history("c1", [HI], keep=10, ttl=LONG)
     await store.append_history("c1", [HO], keep=10)
-    await asyncio.sleep(TTL + MARGIN)
     assert await store.load_history("c1") == [HI, HO]
+    assert await _lifetime(store, "history", "c1") == math.inf
 
 
 async def test_a_live_store_answers_a_ping(store: Store) -> None:
@@ -137,6 +200,7 @@ async def test_a_live_store_answers_a_ping(store: Store) -> None:
 @pytest.fixture(params=["sqlite", "redis"])
 async def two_clients(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[tuple[Store, Store]]:  # type: ignore[no-untyped-def]
     """Two stores open on the same database, as two processes would have them."""
+
     async def open_one() -> Store:
         if request.param == "sqlite":
             return await SQLiteStore.open(tmp_path / "bot.db")
@@ -158,6 +222,15 @@ async def test_a_claim_holds_for_every_client_of_the_database(two_clients: tuple
     assert taken.count(True) == 1
 
 
+async def test_only_the_holder_frees_a_claim_from_any_client(two_clients: tuple[Store, Store]) -> None:
+    a, b = two_clients
+    assert await a.claim("inflight:draw:alice", LONG, holder="A")
+    await b.release("inflight:draw:alice", holder="B")
+    assert not await b.claim("inflight:draw:alice", LONG, holder="B")
+    await b.release("inflight:draw:alice", holder="A")
+    assert await b.claim("inflight:draw:alice", LONG, holder="B")
+
+
 async def test_a_counter_is_shared_by_every_client_of_the_database(two_clients: tuple[Store, Store]) -> None:
     a, b = two_clients
     counts = await asyncio.gather(*(s.take_unit("draw:alice", 9, 60) for _ in range(50) for s in (a, b)))
@@ -177,10 +250,10 @@ async def _count_rows(store: SQLiteStore, table: str) -> int:
 async def test_sqlite_sweeps_expired_claims_counters_and_conversations(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store = await SQLiteStore.open(tmp_path / "bot.db")
     for i in range(50):
-        await store.claim(f"event:{i}", 0.05)
-        await store.take_unit(f"draw:{i}", 5, 0.05)
-        await store.append_history(f"c{i}", [HI, HO], keep=10, ttl=0.05)
-    await asyncio.sleep(0.1)
+        await store.claim(f"event:{i}", SHORT)
+        await store.take_unit(f"draw:{i}", 5, SHORT)
+        await store.append_history(f"c{i}", [HI, HO], keep=10, ttl=SHORT)
+    await _outlive(SHORT)
     for i in range(3):  # each write sweeps a bounded batch of what expired
         await store.claim(f"event:new{i}", 60)
         await store.take_unit(f"draw:new{i}", 5, 60)
@@ -201,6 +274,7 @@ async def test_memory_forgets_expired_entries_nothing_touches_again() -> None:
     for i in range(2000):  # new keys, enough to make the store sweep (the old ones are never read)
         await store.claim(f"event:new{i}", 60)
     assert all(key.startswith("event:new") for key in store._claims)
+    assert store._claim_holders.keys() == store._claims.keys()
     assert (store._counters, store._counter_expiry, store._history, store._history_expiry) == ({}, {}, {}, {})
 
 
@@ -216,8 +290,31 @@ async def test_a_database_from_before_expiry_opens_keeps_its_history_and_expires
     assert await a.load_history("c1") == [HI]
     assert await a.claim("event:e1", 60) and not await b.claim("event:e1", 60)
     assert await b.take_unit("draw:alice", 1, 60) == 1
-    await b.append_history("c1", [HO], keep=10, ttl=0.05)
-    await asyncio.sleep(0.1)
+    await b.append_history("c1", [HO], keep=10, ttl=SHORT)
+    await _outlive(SHORT)
     assert await a.load_history("c1") == []
+    await a.close()
+    await b.close()
+
+
+async def test_a_database_from_before_claim_holders_opens_and_its_claims_work(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bot.db"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, expires REAL NOT NULL)")
+        old.execute("CREATE INDEX claims_by_expiry ON claims (expires)")
+        old.execute(
+            "INSERT INTO claims (key, expires) VALUES ('inflight:draw:alice', ?)", (time.time() + LONG,)
+        )
+    a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
+    assert not await a.claim("inflight:draw:alice", LONG, holder="A")  # the old claim still holds
+    await a.release("inflight:draw:alice", holder="A")
+    assert not await b.claim("inflight:draw:alice", LONG, holder="B")
+    await a.release("inflight:draw:alice")  # it was made without a holder
+    assert await a.claim("inflight:draw:alice", LONG, holder="A")
+    await b.release("inflight:draw:alice", holder="B")
+    assert not await b.claim("inflight:draw:alice", LONG, holder="B")
+    await b.release("inflight:draw:alice", holder="A")
+    assert await b.claim("inflight:draw:alice", LONG, holder="B")
+    assert await a.claim("event:e1", LONG) and not await b.claim("event:e1", LONG)
     await a.close()
     await b.close()

@@ -29,6 +29,7 @@ from bot.discord_app.reply import DiscordReply, board_ref
 from bot.discord_app.roles import role_ids
 from bot.work import BackgroundWork
 from core.errors import NotPermitted
+from core.store.base import DELIVERY_TTL
 from handlers import allowlist, janken_board
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Reply, Services
@@ -37,8 +38,6 @@ from handlers.registry import BOARD_CLICK
 _log = logging.getLogger(__name__)
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
 LOCALES = ("en", "ja")
-CLAIM_TTL = 3600.0
-"""Seconds an interaction id stays claimed: far longer than its token's 15 minutes."""
 
 
 class DiscordApp(discord.AutoShardedClient):
@@ -121,7 +120,7 @@ class DiscordApp(discord.AutoShardedClient):
         (discord.py would only log it) and the interaction goes no further.
         """
         try:
-            first = await self._services.store.claim(f"discord:interaction:{interaction.id}", CLAIM_TTL)
+            first = await self._services.store.claim(f"discord:interaction:{interaction.id}", DELIVERY_TTL)
         except Exception as exc:  # noqa: BLE001 - every failure goes to the one error handler
             try:
                 await self.tell(Outlet(interaction, clock=self._clock), exc)

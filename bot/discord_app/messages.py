@@ -32,13 +32,12 @@ from bot.discord_app.message_reply import MessageReply
 from bot.discord_app.roles import role_ids
 from bot.work import BackgroundWork
 from core.errors import NotPermitted
+from core.store.base import DELIVERY_TTL
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Services
 from handlers.registry import ANSWER_REPLY
 
 _log = logging.getLogger(__name__)
-CLAIM_TTL = 3600.0
-"""Seconds a reply's id stays claimed, so two processes on one shard answer it once."""
 
 
 class AnswerReplies:
@@ -60,27 +59,16 @@ class AnswerReplies:
         of two processes that both receive it (one shard run twice during a rolling
         restart), one answers.
         """
-        me = self._client.user
-        reference = message.reference
-        if (
-            me is None
-            or message.author.bot
-            or message.type is not discord.MessageType.reply
-            or reference is None
-            or reference.message_id is None
-        ):
+        replied_to, question = self._readable_reply(message)
+        if replied_to is None:
             return
-        question = question_of(message, me.id)
-        if not question:
-            _log.debug("reply %s has no text to read (its ping to the bot was off?)", message.id)
-            return
-        ref = answer_ref(message.channel.id, reference.message_id)
+        ref = answer_ref(message.channel.id, replied_to)
         needs_roles = bool(self._services.limits.allowed_roles)
-        command = command_of(message, question, thread=str(reference.message_id), roles=needs_roles)
+        command = command_of(message, question, thread=str(replied_to), roles=needs_roles)
         reply = MessageReply(message, self._pacer, command.locale)
 
         async def work() -> None:
-            if not await self._services.store.claim(f"discord:message:{message.id}", CLAIM_TTL):
+            if not await self._services.store.claim(f"discord:message:{message.id}", DELIVERY_TTL):
                 _log.info("reply %s is answered by another process", message.id)
                 return
             if not await ANSWER_REPLY(ref, command, reply, self._services):
@@ -97,6 +85,20 @@ class AnswerReplies:
             await reply.send_private(user_message(error, command.locale))
 
         self._work.start(work, on_error)
+
+    def _readable_reply(self, message: discord.Message) -> tuple[int | None, str]:
+        """The id of the message ``message`` replies to and its question; ``None`` for a message
+        that is no reply from a person, or whose text Discord withheld."""
+        me, reference = self._client.user, message.reference
+        if me is None or message.author.bot or message.type is not discord.MessageType.reply:
+            return None, ""
+        if reference is None or reference.message_id is None:
+            return None, ""
+        question = question_of(message, me.id)
+        if not question:
+            _log.debug("reply %s has no text to read (its ping to the bot was off?)", message.id)
+            return None, ""
+        return reference.message_id, question
 
 
 def question_of(message: discord.Message, bot_id: int) -> str:

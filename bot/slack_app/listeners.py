@@ -29,14 +29,13 @@ from bot.slack_app.user_groups import UserGroups
 from bot.work import BackgroundWork
 from core.errors import BotError
 from core.messages import text
+from core.store.base import DELIVERY_TTL
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Services
 from handlers.registry import BOARD_CLICK, HANDLERS, MESSAGE_COMMAND, policy
 
 _log = logging.getLogger(__name__)
 COMMANDS = tuple(HANDLERS)
-DELIVERY_TTL = 3600.0
-"""Seconds a delivery's id stays claimed in the store: Slack retries an event within minutes."""
 DM_CONVERSATION = "dm"
 """In a DM every message continues one conversation, threaded or not."""
 

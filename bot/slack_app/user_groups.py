@@ -29,6 +29,8 @@ from core.errors import UpstreamError
 _log = logging.getLogger(__name__)
 TTL = 300.0
 """Seconds a workspace's group memberships are trusted before they are listed again."""
+RETRY_AFTER_FAILURE = 60.0
+"""Seconds commands are refused without asking Slack again after it would not list the groups."""
 
 
 class UserGroups:
@@ -42,6 +44,7 @@ class UserGroups:
         self._clock = clock
         self._members: Mapping[str, frozenset[str]] = {}
         self._listed_at: float | None = None
+        self._failed_at: float | None = None
         self._listing = asyncio.Lock()  # commands arriving together wait for one call
 
     async def of(self, user: str) -> frozenset[str]:
@@ -52,9 +55,20 @@ class UserGroups:
         if self._stale():
             async with self._listing:
                 if self._stale():
-                    self._members = await self._list()
-                    self._listed_at = self._clock()
+                    await self._refresh()
         return self._members.get(user, frozenset())
+
+    async def _refresh(self) -> None:
+        """List the groups again; a refusal is remembered for :data:`RETRY_AFTER_FAILURE`, so a
+        workspace that cannot list them (no scope, a free plan) is not asked on every command."""
+        if self._failed_at is not None and self._clock() - self._failed_at < RETRY_AFTER_FAILURE:
+            raise UpstreamError("roles_unavailable")
+        try:
+            self._members = await self._list()
+        except UpstreamError:
+            self._failed_at = self._clock()
+            raise
+        self._listed_at, self._failed_at = self._clock(), None
 
     def _stale(self) -> bool:
         return self._listed_at is None or self._clock() - self._listed_at >= self._ttl

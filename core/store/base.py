@@ -28,6 +28,10 @@ MOVES_REMEMBERED = 200
 BOARDS_REMEMBERED = 50
 """How many board links a backend keeps per player (the newest); an older board reads as unknown."""
 
+DELIVERY_TTL = 3600.0
+"""Seconds a delivery's id (a Slack event or click, a Discord interaction or message) stays claimed
+with :meth:`Store.claim`: far longer than any platform redelivers or a Discord token lives."""
+
 ANSWERS_REMEMBERED = 100_000
 """How many answer links a backend keeps: a link is forgotten once this many more have been made."""
 
@@ -157,18 +161,22 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim(self, key: str, ttl: float) -> bool:
-        """Atomically mark ``key`` as taken for ``ttl`` seconds: ``True`` for the one caller that
-        took it, ``False`` while it is taken (by anyone, in any process sharing the store).
+    async def claim(self, key: str, ttl: float, *, holder: str = "") -> bool:
+        """Atomically mark ``key`` as taken by ``holder`` for ``ttl`` seconds: ``True`` for the one
+        caller that took it, ``False`` while it is taken (by anyone, in any process sharing the store).
 
         Used to answer a redelivered event once (``event:…``) and to hold a per-user
-        lock (``inflight:…``); a lock is freed by :meth:`release`, or by its ``ttl`` if the
-        process holding it died.
+        lock (``inflight:…``); a lock is freed by its holder's :meth:`release`, or by its ``ttl``
+        if the process holding it died. A lock's ``holder`` should be unique to the one taking
+        it (a random token), so that a holder whose lock expired and was taken by another
+        cannot free the other's.
         """
 
     @abc.abstractmethod
-    async def release(self, key: str) -> None:
-        """Free a key taken with :meth:`claim` (nothing happens if it is not taken)."""
+    async def release(self, key: str, *, holder: str = "") -> None:
+        """Free ``key`` if ``holder`` holds it, comparing and deleting atomically; nothing happens
+        when it is not taken or another holder has it (a claim made without a holder is released
+        without one)."""
 
     @abc.abstractmethod
     async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:

@@ -45,6 +45,8 @@ class MemoryStore(Store):
         self._history_expiry: dict[str, float] = {}
         self._claims: dict[str, float] = {}
         """Each taken key's expiry (``time.monotonic()``)."""
+        self._claim_holders: dict[str, str] = {}
+        """Each taken key's holder."""
         self._counters: dict[str, int] = {}
         self._counter_expiry: dict[str, float] = {}
         self._swept_size = 0
@@ -147,15 +149,17 @@ class MemoryStore(Store):
         else:
             self._history_expiry[conversation] = time.monotonic() + ttl
 
-    async def claim(self, key: str, ttl: float) -> bool:
+    async def claim(self, key: str, ttl: float, *, holder: str = "") -> bool:
         self._sweep()
         if key in self._claims and not self._expired(self._claims, key):
             return False
         self._claims[key] = time.monotonic() + ttl
+        self._claim_holders[key] = holder
         return True
 
-    async def release(self, key: str) -> None:
-        self._claims.pop(key, None)
+    async def release(self, key: str, *, holder: str = "") -> None:
+        if key in self._claims and self._claim_holders.get(key) == holder:
+            del self._claims[key], self._claim_holders[key]
 
     async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:
         self._sweep()
@@ -188,7 +192,7 @@ class MemoryStore(Store):
             return
         now = time.monotonic()
         for expiries, values in (
-            (self._claims, None),
+            (self._claims, self._claim_holders),
             (self._counter_expiry, self._counters),
             (self._history_expiry, self._history),
         ):

@@ -11,7 +11,8 @@ DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-"""Drop an unreadable record only if it is still the one read, so no good record is lost."""
+"""Delete a key only if it still holds ``ARGV[1]``: an unreadable record only if it is still the
+one read, so no good record is lost; a claim only by its holder, so no other holder's is freed."""
 
 DELETE_FIELD_IF_EQUAL = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end

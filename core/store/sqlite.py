@@ -271,20 +271,24 @@ class SQLiteStore(Store):
 
         await self._run(work, write=True)
 
-    async def claim(self, key: str, ttl: float) -> bool:
+    async def claim(self, key: str, ttl: float, *, holder: str = "") -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             now = time.time()
             sweep(conn, "claims", key, now)
             return bool(
                 conn.execute(
-                    "INSERT OR IGNORE INTO claims (key, expires) VALUES (?, ?)", (key, now + ttl)
+                    "INSERT OR IGNORE INTO claims (key, expires, holder) VALUES (?, ?, ?)",
+                    (key, now + ttl, holder),
                 ).rowcount
             )
 
         return await self._run(work, write=True)
 
-    async def release(self, key: str) -> None:
-        await self._run(lambda conn: conn.execute("DELETE FROM claims WHERE key = ?", (key,)), write=True)
+    async def release(self, key: str, *, holder: str = "") -> None:
+        await self._run(
+            lambda conn: conn.execute("DELETE FROM claims WHERE key = ? AND holder = ?", (key, holder)),
+            write=True,
+        )
 
     async def take_unit(self, key: str, limit: int, ttl: float) -> int | None:
         def work(conn: sqlite3.Connection) -> int | None:

@@ -40,14 +40,25 @@ CREATE TABLE IF NOT EXISTS answers (
     ref TEXT NOT NULL UNIQUE,
     conversation TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, expires REAL NOT NULL, holder TEXT NOT NULL DEFAULT ''
+);
 CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires);
 """
 """Every table and index. ``expires`` columns hold wall-clock epoch seconds (``time.time()``),
 the one clock every process sharing the file agrees on; a row past it reads as absent.
-``conversations`` holds a row only for a conversation given a lifetime; the others keep for ever."""
+``conversations`` holds a row only for a conversation given a lifetime; the others keep for ever.
+A claim's ``holder`` is ``''`` when it was made without one."""
+
+ADDED_COLUMNS = (
+    ("boards", "opponent", "TEXT"),
+    ("claims", "holder", "TEXT NOT NULL DEFAULT ''"),
+)
+"""Columns :data:`SCHEMA` has that a table made by an older build lacks: (table, column, declaration).
+A board linked before opponents were kept has none (not recorded); a claim made before claims
+knew their holder reads as one made without a holder."""
 
 SWEEP_BATCH = 20
 """Other expired rows (claims, counters, conversations) a write deletes at most: a write adds
@@ -61,7 +72,7 @@ def prepare(conn: sqlite3.Connection) -> None:
     """Make a new or older database ready for this build: WAL, every table, every migration."""
     _use_wal(conn)
     conn.executescript(SCHEMA)
-    _add_board_opponents(conn)
+    _add_columns(conn)
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -77,17 +88,18 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-def _add_board_opponents(conn: sqlite3.Connection) -> None:
-    """A database made before board links kept opponents gets the column (empty: not recorded).
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Give a database made by an older build each of :data:`ADDED_COLUMNS` it lacks.
 
     Check and change are one write transaction, so two processes opening the file at once
-    add it once.
+    add each once.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(boards)")}
-        if "opponent" not in columns:
-            conn.execute("ALTER TABLE boards ADD COLUMN opponent TEXT")
+        for table, column, declaration in ADDED_COLUMNS:
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -1,0 +1,97 @@
+"""How the Redis store's values look: replies read back as text, a board link as a hash, a
+conversation turn as JSON, a lifetime in milliseconds. Pure functions, no I/O.
+
+The records every backend shares (games, stats, results, opponents) are :mod:`core.store.codec`'s;
+these are the shapes only Redis keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from redis.typing import EncodableT, FieldT
+
+from core.conversation import Turn
+from core.janken import Opponent
+from core.store import codec
+from core.store.base import PlayerKey
+
+_T = TypeVar("_T")
+
+
+def millis(seconds: float) -> int:
+    """A lifetime in whole milliseconds, at least 1 (Redis refuses an expiry of 0)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
+def as_str(value: bytes | str) -> str:
+    """A reply as text (the client decodes replies; its types still allow bytes)."""
+    return value if isinstance(value, str) else value.decode()
+
+
+def text(value: bytes | str | None) -> str | None:
+    return None if value is None else as_str(value)
+
+
+def texts(values: Sequence[bytes | str]) -> list[str]:
+    return [as_str(value) for value in values]
+
+
+def fields(values: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    return {as_str(k): as_str(v) for k, v in values.items()}
+
+
+def board_fields(player: PlayerKey, game_id: str, opponent: Opponent | None) -> dict[FieldT, EncodableT]:
+    """A board link as the hash stored for it (no ``opponent`` field when there is none)."""
+    link: dict[FieldT, EncodableT] = {
+        "platform": player.platform,
+        "workspace": player.workspace,
+        "user": player.user,
+        "game_id": game_id,
+    }
+    if opponent is not None:
+        link["opponent"] = codec.dump_opponent(opponent)
+    return link
+
+
+def owner(link: Mapping[str, str]) -> PlayerKey | None:
+    """The player a board link (a hash read back) belongs to; ``None`` for no link."""
+    if not link:
+        return None
+    return PlayerKey(link["platform"], link["workspace"], link["user"])
+
+
+def dump_turn(turn: Turn) -> str:
+    return json.dumps({"v": codec.VERSION, "role": turn.role, "content": turn.content})
+
+
+def load_turn(text: str) -> Turn:
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        raise codec.UndecodableRecord("not JSON") from None
+    if not isinstance(data, dict) or data.get("v", codec.VERSION) != codec.VERSION:
+        raise codec.UndecodableRecord("not a turn of this format version")
+    role, content = data.get("role"), data.get("content")
+    if role not in ("user", "assistant") or type(content) is not str:
+        raise codec.UndecodableRecord("field 'role' or 'content' is missing or malformed")
+    return Turn(role=role, content=content)
+
+
+def decoded(text: str | None, load: Callable[[str], _T], errors: list[codec.UndecodableRecord]) -> _T | None:
+    """``text`` decoded; ``None`` when absent or unreadable (the reason is added to ``errors``)."""
+    if text is None:
+        return None
+    try:
+        return load(text)
+    except codec.UndecodableRecord as exc:
+        errors.append(exc)
+        return None
+
+
+def log_all(player: PlayerKey, what: str, errors: list[codec.UndecodableRecord]) -> None:
+    for exc in errors:
+        codec.log_discarded(str(player), what, exc)
