@@ -17,9 +17,9 @@ where the servers live, so one bot serves every example.
     command's channel, without a traceback, and only a private usage message when its text
     is a usage error.
 
-Bugs this fuzzer found outside the files it may fix are exempted by name (``bolt_misreads``,
-``bolt_chokes``, ``no_response_url``) and each is pinned by a strict xfail test at the end,
-which fails once the bug is fixed, so its exemption can go.
+Inputs that once failed are kept as ``@example``s: payloads Bolt read on trust (a 500, and an
+apology to their ``response_url``), forms mentioning "payload" (read by Bolt as empty), and
+commands without a ``response_url`` (whose private answers were lost).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote_plus, urlencode
+from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode
 
 import aiohttp
 import openai
@@ -45,7 +45,7 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from bot import http_guard, slack_app
-from bot.slack_app import render, server
+from bot.slack_app import inbound, render, server
 from bot.slack_app.listeners import SlackListeners
 from core.ai import AIService
 from core.errors import UserInputError
@@ -281,6 +281,11 @@ class Signed:
     content_type: str
 
 
+def interactive(payload: Any) -> Signed:
+    """An interactive payload, as Slack posts it: a form with one ``payload`` field."""
+    return Signed(urlencode({"payload": json.dumps(payload)}), FORM)
+
+
 form_encoded = st.builds(
     urlencode, mostly(slash_forms(), st.dictionaries(st.text(max_size=8), slack_text, max_size=4))
 )
@@ -329,8 +334,7 @@ class Expect:
 
 
 def parsed(body: str, content_type: str) -> Any:
-    """The body as Slack meant it: what Bolt reads (without its substring test for ``payload``),
-    for a content type the door lets in."""
+    """The body as Slack meant it, as the door hands it to Bolt, for a content type the door lets in."""
     if content_type.split(";")[0].strip().lower() not in server.PAYLOAD_TYPES:  # aiohttp's reading
         return None
     try:
@@ -367,11 +371,11 @@ def expected(body: Any) -> Expect | None:
     documents that its translator reads; else None."""
     if not isinstance(body, dict) or not body:
         return None
-    if any(not isinstance(body.get(k), kind) for k, kind in server.PAYLOAD_SHAPE.items()):
+    if inbound.misshapen(body):
         return None  # refused at the door
-    if "command" in body:
+    if body.get("command") in COMMANDS:  # our command listeners come first, matching the name exactly
         sender = (body.get("team_id"), body.get("channel_id"), body.get("user_id"))
-        if body["command"] in COMMANDS and ids(*sender) and typed(body.get("text")):
+        if ids(*sender) and typed(body.get("text")):
             return Expect(
                 "slash", body["channel_id"], body["user_id"], body.get("text") or "", body["command"]
             )
@@ -408,42 +412,6 @@ def expected(body: Any) -> Expect | None:
     if direct and not (event.get("subtype") or event.get("bot_id")):
         return Expect("dm", event["channel"], event["user"], text, "/ask")
     return None
-
-
-# --- bugs found by this fuzzer outside the files it may fix: reported, and pinned below ---
-
-
-def bolt_misreads(raw: str, content_type: str) -> bool:
-    """Bolt's ``parse_body`` takes any form containing the text "payload" (in a command's text, a
-    channel or user name) for an interactive payload, finds no ``payload`` field and reads an
-    empty body, which the door refuses with 400: the command is lost."""
-    form = dict(parse_qsl(raw, keep_blank_values=True))
-    return not bolt_reads_json(content_type, raw) and "payload" in raw and "payload" not in form
-
-
-def bolt_chokes(body: Any) -> bool:
-    """Bolt reads some fields on trust, past the door's shape check (``server.PAYLOAD_SHAPE``): a
-    block_actions payload whose first action is missing, not an object or has no string
-    ``action_id`` (its matchers index it and search it with a regex); a ``view`` that is no object;
-    an ``event`` that is null. Each raises inside Bolt's dispatch: a 500, and (from a matcher) an
-    apology to the payload's response_url."""
-    if not isinstance(body, dict):
-        return False
-    if "view" in body and not isinstance(body["view"], dict):
-        return True
-    if "event" in body and body["event"] is None:
-        return True
-    if body.get("type") != "block_actions" or "actions" not in body:
-        return False
-    actions = body["actions"]
-    first = actions[0] if isinstance(actions, list) and actions else None
-    return not (isinstance(first, dict) and "action_id" in first and typed(first["action_id"]))
-
-
-def no_response_url(body: Any, expect: Expect) -> bool:
-    """A slash command or click without a ``response_url``: Bolt's ``respond`` raises ValueError,
-    which ``reply.send_ephemeral`` does not catch, so private answers (usage, errors) are lost."""
-    return expect.kind in ("slash", "click") and not isinstance(body.get("response_url"), str)
 
 
 PARSERS = {"/ask": ask.parse, "/draw": draw.parse, "/janken": janken.parse}
@@ -618,23 +586,41 @@ async def test_a_signed_random_request_is_never_a_500_and_only_a_command_is_answ
         request=Signed(json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "<event>", "event": {
             "type": "app_mention", "channel": CHANNEL, "user": "U1", "text": 5, "ts": "1700000000.000200"}}), JSON)
     )  # fmt: skip
+    @example(  # a form mentioning "payload" was read by Bolt as empty: the command was lost (fixed)
+        request=Signed(urlencode({"team_id": "T1", "channel_id": CHANNEL, "channel_name": "payloads",
+                                  "user_id": "U1", "command": "/help", "text": "what is a payload?",
+                                  "response_url": "<response>", "trigger_id": "<trigger>"}), FORM)
+    )  # fmt: skip
+    @example(  # a command without a response_url lost its private answer (fixed)
+        request=Signed(urlencode({"team_id": "T1", "channel_id": CHANNEL, "user_id": "U1", "command": "/draw",
+                                  "text": "", "trigger_id": "<trigger>"}), FORM)
+    )  # fmt: skip
+    @example(  # a first action without action_id: a 500, and an apology to response_url (fixed)
+        request=interactive({"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"},
+                             "channel": {"id": CHANNEL}, "message": {"ts": "1.2"}, "response_url": "<response>",
+                             "actions": [{"value": "x"}]})
+    )  # fmt: skip
+    @example(request=interactive({"type": "block_actions", "actions": [5]}))  # a 500 (fixed)
+    @example(request=interactive({"type": "block_actions", "actions": []}))  # a 500 (fixed)
+    @example(request=interactive({"type": "block_actions", "actions": [{"action_id": ["janken_rock"]}]}))
+    @example(request=interactive({"type": "view_submission", "view": 5}))  # a 500 (fixed)
+    @example(request=interactive({"view": []}))  # a 500 (fixed)
+    @example(request=Signed(json.dumps({"type": "event_callback", "event": None}), JSON))  # a 500 (fixed)
     def signed(request: Signed) -> None:
         status, answer, calls, raw = door.run(send_signed(door, request))
         body = parsed(raw, request.content_type)
         content = answer.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
-        assert not leaks(content, raw), (request, content[:500])
+        given = raw + unquote_plus(raw)  # what the user typed, as sent and as read from a form
+        assert not leaks(content, given), (request, content[:500])
         for call in calls:
-            assert not leaks(call_text(call.args), raw), (request, call.method, call.args)
-        if bolt_chokes(body):
-            return  # reported; pinned by test_a_payload_bolt_reads_on_trust_is_no_500
+            assert not leaks(call_text(call.args), given), (request, call.method, call.args)
         assert status < 500, (request, answer[:500])
         expect = expected(body)
         event(f"{expect.kind if expect else 'not a command'}: {status}")
         if expect is None:
             assert calls == [], (request, [(c.method, c.args) for c in calls])
             return
-        lost = bolt_misreads(raw, request.content_type) or no_response_url(body, expect)
-        assert lost or (status == 200 and calls), (request, status, answer[:300])  # answered
+        assert status == 200 and calls, (request, status, answer[:300])  # answered
         assert {c.method for c in calls} <= ANSWERING, (request, [c.method for c in calls])
         for call in calls:
             if call.method.startswith("chat.") and "channel" in call.args:
@@ -645,46 +631,6 @@ async def test_a_signed_random_request_is_never_a_500_and_only_a_command_is_answ
         if error is not None:
             assert {c.method for c in calls} <= PRIVATE, (request, [(c.method, c.args) for c in calls])
             told = [c.args["text"] for c in calls if c.method in PRIVATE and c.args.get("text")]
-            assert lost or told == [render.escape_mrkdwn(user_message(error))], (request, told)
+            assert told == [render.escape_mrkdwn(user_message(error))], (request, told)
 
     await asyncio.to_thread(signed)
-
-
-# --- the bugs above, each pinned by one example: these fail once fixed, to drop their exemption ---
-
-
-@pytest.mark.xfail(strict=True, reason="reported: Bolt reads a form mentioning 'payload' as an empty body")
-async def test_a_slash_command_mentioning_payload_is_answered(door: Door) -> None:
-    form = {"team_id": "T1", "channel_id": CHANNEL, "user_id": "U1", "command": "/help", "text": "payload",
-            "response_url": "<response>", "trigger_id": "<trigger>"}  # fmt: skip
-    status, _, calls, _ = await send_signed(door, Signed(urlencode(form), FORM))
-    assert status == 200 and [c.method for c in calls] == ["response_url"]
-
-
-TRUSTED_BY_BOLT = {
-    "a first action without action_id": {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"},
-                                         "channel": {"id": CHANNEL}, "message": {"ts": "1.2"},
-                                         "response_url": "<response>", "actions": [{"value": "x"}]},
-    "an action that is a number": {"type": "block_actions", "actions": [5]},
-    "an action_id that is a list": {"type": "block_actions", "actions": [{"action_id": ["janken_rock"]}]},
-    "a view that is a number": {"type": "view_submission", "view": 5},
-    "a view that is a list": {"view": []},
-    "a null event": {"type": "event_callback", "event": None},
-}  # fmt: skip
-
-
-@pytest.mark.xfail(strict=True, reason="reported: server.PAYLOAD_SHAPE misses fields Bolt reads on trust")
-@pytest.mark.parametrize("payload", TRUSTED_BY_BOLT.values(), ids=TRUSTED_BY_BOLT.keys())
-async def test_a_payload_bolt_reads_on_trust_is_no_500(door: Door, payload: dict[str, Any]) -> None:
-    status, _, calls, _ = await send_signed(door, Signed(urlencode({"payload": json.dumps(payload)}), FORM))
-    assert status < 500 and calls == []
-
-
-@pytest.mark.xfail(
-    strict=True, reason="reported: send_ephemeral lets respond's ValueError (no response_url) out"
-)
-async def test_a_private_answer_without_a_response_url_still_reaches_the_user(door: Door) -> None:
-    form = {"team_id": "T1", "channel_id": CHANNEL, "user_id": "U1", "command": "/help", "text": "",
-            "trigger_id": "<trigger>"}  # fmt: skip
-    status, _, calls, _ = await send_signed(door, Signed(urlencode(form), FORM))
-    assert status == 200 and [c.method for c in calls] == ["chat.postEphemeral"]

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import pytest
@@ -246,6 +247,33 @@ async def test_empty_ask_gets_private_usage(bot: SlackBot) -> None:
     await bot.send.slash("/ask", "   ")
     responses = await until(bot.private_messages)
     assert "Usage: /ask" in responses[0].args["text"] and bot.openai.requests == []
+
+
+async def test_a_question_that_mentions_payload_is_answered(bot: SlackBot) -> None:
+    """Bolt reads a form containing the text "payload" as an interactive payload (and finds none)."""
+    bot.openai.chunks = ["A payload is the data a message carries."]
+    status, _ = await bot.send.slash("/ask", "what is a payload?")
+    assert status == 200
+    [answer] = await until(bot.answers)
+    assert answer.text == "A payload is the data a message carries."
+    [chat] = bot.openai.calls("chat")
+    assert chat.body["messages"][-1] == {"role": "user", "content": "what is a payload?"}
+
+
+async def test_a_command_from_a_channel_named_payloads_is_answered(bot: SlackBot) -> None:
+    status, _ = await bot.send.slash("/janken", "rock", channel_name="payloads")
+    assert status == 200
+    await until(lambda: [m for m in bot.slack.messages.values() if m.blocks])
+
+
+async def test_a_usage_message_without_a_response_url_is_posted_ephemerally(bot: SlackBot) -> None:
+    form = dict(parse_qsl(bot.send.slash_body("/draw", "")))
+    del form["response_url"]  # Bolt's respond() cannot answer it: "no response_url"
+    status, _ = await bot.send.post(urlencode(form), FORM)
+    assert status == 200
+    [sent] = await until(lambda: bot.slack.calls_to("chat.postEphemeral"))
+    assert (sent.args["channel"], sent.args["user"]) == ("C1", "U1") and "Usage: /draw" in sent.args["text"]
+    assert bot.slack.calls_to("response_url") == [] and bot.openai.requests == []
 
 
 # --- /draw ---

@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_app.reply import SlackPlace, send_ephemeral, slack_errors
@@ -32,3 +33,15 @@ async def test_a_private_message_survives_a_failing_response_url() -> None:
         await send_ephemeral(client, PLACE, "only for you", respond)
         [sent] = slack.calls_to("chat.postEphemeral")
         assert sent.args["user"] == "U1" and sent.args["text"] == "only for you"
+
+
+async def test_a_private_message_without_a_response_url_is_posted_ephemerally() -> None:
+    respond = AsyncRespond(response_url=None)  # Bolt's, for a payload without one: it raises ValueError
+
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url, session=session)
+        await send_ephemeral(client, PLACE, "only for you", respond)
+        [sent] = slack.calls_to("chat.postEphemeral")
+        assert (sent.args["channel"], sent.args["user"]) == ("C1", "U1")
+        assert sent.args["text"] == "only for you"
+        assert slack.calls_to("response_url") == []

@@ -154,13 +154,19 @@ class SlackReply:
 async def send_ephemeral(
     client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None
 ) -> None:
-    """Show ``message`` to the user alone: through ``response_url`` when there is one that works."""
+    """Show ``message`` to the user alone: through ``response_url`` when there is one that works.
+
+    Without one (Bolt's ``respond`` raises ValueError when the payload has no ``response_url``),
+    or when it fails, the message is posted with ``chat.postEphemeral``.
+    """
     safe = render.escape_mrkdwn(message)
     if respond is not None:
         try:
             answer = await respond(text=safe, response_type="ephemeral", replace_original=False)
         except UNREACHABLE as exc:
             _log.warning("response_url failed (%r); posting the message ephemerally", exc)
+        except ValueError as exc:  # Bolt: "respond is unsupported here as there is no response_url"
+            _log.info("no response_url to answer through (%s); posting the message ephemerally", exc)
         else:
             status = getattr(answer, "status_code", 200)
             if status == 200:

@@ -24,18 +24,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import ConfigError
 from bot.http_guard import DEFAULT_LIMITS, HttpLimits, Refused, listen, read_body, refusal, start_runner
 from bot.slack_app.ack import AFTER_ACK, AckFirst
+from bot.slack_app.inbound import SlackRequest, misshapen
 from bot.slack_app.verify import SlackSignature
 
 _log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 PAYLOAD_TYPES = ("application/json", "application/x-www-form-urlencoded")
 """Events come as JSON; slash commands and clicks as a form."""
-_OBJECT, _LIST = (dict, type(None)), (list, type(None))
-PAYLOAD_SHAPE = {
-    "event": _OBJECT, "team": _OBJECT, "user": _OBJECT, "channel": _OBJECT, "message": _OBJECT,
-    "container": _OBJECT, "actions": _LIST, "authorizations": _LIST,
-}  # fmt: skip
-"""The types Slack gives these top-level fields (where present), which Bolt takes on trust."""
 
 
 ACK_FIRST = web.AppKey("ack_first", AckFirst)
@@ -109,7 +104,7 @@ async def _verified(request: web.Request, signature: SlackSignature, limits: Htt
     if request.content_type not in PAYLOAD_TYPES:
         raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"content type {request.content_type!r}")
     try:  # Bolt parses the body as it builds the request; junk fails in many ways (JSON, types, keys)
-        bolt_request = AsyncBoltRequest(
+        bolt_request = SlackRequest(
             body=body.decode(),
             query=request.query_string,
             headers=request.headers,  # type: ignore[arg-type]
@@ -118,9 +113,9 @@ async def _verified(request: web.Request, signature: SlackSignature, limits: Htt
         raise Refused(HTTPStatus.BAD_REQUEST, f"not a Slack payload ({type(exc).__name__})") from exc
     if not isinstance(bolt_request.body, dict) or not bolt_request.body:
         raise Refused(HTTPStatus.BAD_REQUEST, "not a Slack payload (empty)")
-    misshapen = [k for k, kind in PAYLOAD_SHAPE.items() if not isinstance(bolt_request.body.get(k), kind)]
-    if misshapen:  # Bolt's own middleware would fail on these with a 500
-        raise Refused(HTTPStatus.BAD_REQUEST, f"not a Slack payload ({', '.join(misshapen)})")
+    wrong = misshapen(bolt_request.body)
+    if wrong:  # Bolt would fail on these inside its dispatch: a 500, and an apology to response_url
+        raise Refused(HTTPStatus.BAD_REQUEST, f"not a Slack payload ({', '.join(wrong)})")
     return bolt_request
 
 
