@@ -6,9 +6,12 @@ backend keeps the same encoded text, which is what makes one helper enough.
 
 from __future__ import annotations
 
+import bisect
+
 from core.store import PlayerKey, Store
 from core.store.memory import MemoryStore
 from core.store.redis import PREFIX, RedisStore
+from core.store.redis_values import entry_text
 from core.store.sqlite import SQLiteStore
 
 
@@ -47,3 +50,32 @@ async def plant_board_opponent(store: Store, ref: str, text: str) -> None:
         await store._redis.hset(f"{PREFIX}board:{ref}", "opponent", text)
     else:
         raise TypeError(f"no way to plant records in {type(store).__name__}")
+
+
+async def plant_entry(store: Store, player: PlayerKey, time: float, text: str) -> None:
+    """Store ``text`` as an entry of ``player``'s log, logged at ``time``."""
+    if isinstance(store, MemoryStore):
+        store._entries_logged += 1
+        bisect.insort(store._entries[player], (time, store._entries_logged, text))
+    elif isinstance(store, SQLiteStore):
+        sql = "INSERT INTO entries (player, time, data) VALUES (?, ?, ?)"
+        await store._run(lambda conn: conn.execute(sql, (str(player), time, text)), write=True)
+    elif isinstance(store, RedisStore):
+        number = await store._redis.incr(f"{PREFIX}entries_logged")
+        await store._redis.zadd(f"{PREFIX}entries:{player}", {f"{number:016x}:{text}": time})
+    else:
+        raise TypeError(f"no way to plant records in {type(store).__name__}")
+
+
+async def stored_entries(store: Store, player: PlayerKey) -> list[str]:
+    """Every record ``player``'s log still holds, however old: what the backend has not deleted."""
+    if isinstance(store, MemoryStore):
+        return [text for _, _, text in store._entries.get(player, [])]
+    if isinstance(store, SQLiteStore):
+        sql = "SELECT data FROM entries WHERE player = ?"
+        rows = await store._run(lambda conn: conn.execute(sql, (str(player),)).fetchall())
+        return [row[0] for row in rows]
+    if isinstance(store, RedisStore):
+        members: list[str] = await store._redis.zrange(f"{PREFIX}entries:{player}", 0, -1)  # type: ignore[assignment]
+        return [entry_text(member) for member in members]
+    raise TypeError(f"no way to read records in {type(store).__name__}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from core.conversation import Turn
 from core.janken import Game, Opponent, Round, Stats, advance, record
+from core.store.history import HistoryEntry, Measure, Usage
 
 Decide = Callable[[Game], Round]
 """A pure function that resolves one round of a game (no I/O, no awaits)."""
@@ -190,6 +191,57 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def give_unit(self, key: str) -> None:
         """Take back one use from counter ``key`` (never below 0; nothing for a missing counter)."""
+
+    @abc.abstractmethod
+    async def count(self, key: str) -> int:
+        """The uses counted on counter ``key`` (as :meth:`take_unit` made it); 0 for a missing or
+        expired one. Reading changes nothing."""
+
+    # The command log. ``keep`` is the retention (seconds; the deployment's HISTORY_DAYS), passed to
+    # every call, the same in all: an entry whose ``time`` is more than ``keep`` before now is gone.
+    # It is never returned nor counted, and backends delete it: Redis on each write to the player's
+    # log and by key expiry, SQLite on each write (the player's, and a bounded batch of others'),
+    # memory on each write to the player's log. Each player keeps at most the newest
+    # ENTRIES_REMEMBERED (a backend may take the bound from its constructor).
+
+    @abc.abstractmethod
+    async def log_entry(self, player: PlayerKey, entry: HistoryEntry, *, keep: float) -> None:
+        """Add ``entry`` to ``player``'s log, its texts cut to ENTRY_CHARS each (atomically, with
+        the trimming of what is older than ``keep`` or beyond the bound)."""
+
+    @abc.abstractmethod
+    async def entries(self, player: PlayerKey, *, offset: int, limit: int, keep: float) -> list[HistoryEntry]:
+        """``player``'s entries newest first (by ``time``; equal times, the later logged first),
+        skipping ``offset`` and returning at most ``limit``: one page. An unreadable entry counts as
+        absent: it is dropped and logged once, and the page is read again without it."""
+
+    @abc.abstractmethod
+    async def count_entries(self, player: PlayerKey, *, keep: float) -> int:
+        """How many entries ``player``'s log holds (one not yet found unreadable counts)."""
+
+    @abc.abstractmethod
+    async def clear_entries(self, player: PlayerKey, *, keep: float) -> int:
+        """Delete ``player``'s whole log atomically; how many entries it held (as :meth:`count_entries`)."""
+
+    @abc.abstractmethod
+    async def add_usage(
+        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+    ) -> None:
+        """Add to ``player``'s totals for ``month`` (UTC, ``YYYY-MM``: :func:`core.store.history.month_of`),
+        atomically. The month's totals expire USAGE_TTL after their last addition."""
+
+    @abc.abstractmethod
+    async def usage(self, player: PlayerKey, month: str) -> Usage:
+        """``player``'s totals for ``month``; zeros when there are none (or they expired)."""
+
+    @abc.abstractmethod
+    async def top_players(
+        self, platform: str, workspace: str, *, by: Measure, limit: int
+    ) -> list[tuple[PlayerKey, Stats]]:
+        """The workspace's best ``limit`` players and their records, highest ``by`` first; equal ones
+        by the other measure, then by user id. Only players of that platform's workspace appear, and
+        only those whose ``by`` is above 0; a player whose record cannot be read is left out. Redis and
+        SQLite keep the ranking where :meth:`apply_round` writes stats (memory sorts on each call)."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

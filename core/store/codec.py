@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import logging
 import reprlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, fields
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from core.janken import Game, Move, Opponent, Outcome, Round, Stats
 from core.store.base import Played
+from core.store.history import HistoryEntry, LoggedCommand, Usage, capped
 
 _log = logging.getLogger(__name__)
 _E = TypeVar("_E", bound=Enum)
+_H = TypeVar("_H")
 
 VERSION = 1
 """The format this build writes; it reads only this one (and records without ``"v"``)."""
@@ -82,6 +85,55 @@ def load_played(text: str) -> Played:
         stats=_stats(_object(data, "stats")),
         repeated=True,
     )
+
+
+def dump_entry(entry: HistoryEntry) -> str:
+    """A history entry, its texts cut to :data:`core.store.history.ENTRY_CHARS` first."""
+    return _dump(asdict(capped(entry)))
+
+
+def load_entry(text: str) -> HistoryEntry:
+    data = _record(text)
+    command = _field(data, "command", str)
+    if command not in get_args(LoggedCommand):
+        raise UndecodableRecord("field 'command' is missing or malformed")
+    usage = _object(data, "usage")
+    return HistoryEntry(
+        time=float(_field(data, "time", int, float)),
+        command=command,
+        prompt=_field(data, "prompt", str),
+        answer=_field(data, "answer", str),
+        model=_field(data, "model", str),
+        usage=Usage(**{f.name: _field(usage, f.name, int) for f in fields(Usage)}),
+    )
+
+
+async def readable_entries(
+    owner: str,
+    fetch: Callable[[], Awaitable[Sequence[tuple[_H, str]]]],
+    drop: Callable[[_H, str], Awaitable[bool]],
+) -> list[HistoryEntry]:
+    """The entries ``fetch`` reads (each a backend's handle on it and its text), decoded.
+
+    An unreadable one is dropped (``drop`` deletes it if it still holds that text and says whether
+    it did), logged by the call that dropped it, and the page read again: unreadable entries count
+    as absent, so a page is never short because of one. Each round sees the ones it found gone (by
+    this call or a concurrent one), so it ends.
+    """
+    while True:
+        rows = await fetch()
+        entries: list[HistoryEntry] = []
+        unreadable: list[tuple[_H, str, UndecodableRecord]] = []
+        for handle, text in rows:
+            try:
+                entries.append(load_entry(text))
+            except UndecodableRecord as exc:
+                unreadable.append((handle, text, exc))
+        if not unreadable:
+            return entries
+        for handle, text, error in unreadable:
+            if await drop(handle, text):
+                log_discarded(owner, "history entry", error)
 
 
 def _dump(data: dict[str, Any]) -> str:

@@ -17,19 +17,23 @@ from core.store.base import (
     Decide,
     Played,
     PlayerKey,
-    Store,
     resolve,
 )
+from core.store.history import ENTRIES_REMEMBERED, Measure, ranking
+from core.store.memory_history import MemoryHistory
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryHistory):
     """Dictionaries in one process. No method awaits mid-change, so each is atomic.
 
     They hold the encoded records the other backends keep, so every backend reads
     (and refuses) the same records in the same way.
     """
 
-    def __init__(self, *, answers_remembered: int = ANSWERS_REMEMBERED) -> None:
+    def __init__(
+        self, *, answers_remembered: int = ANSWERS_REMEMBERED, entries_remembered: int = ENTRIES_REMEMBERED
+    ) -> None:
+        super().__init__(entries_remembered=entries_remembered)
         self._games: dict[PlayerKey, str] = {}
         self._stats: dict[PlayerKey, str] = {}
         self._moves: defaultdict[PlayerKey, OrderedDict[str, str]] = defaultdict(OrderedDict)
@@ -179,6 +183,26 @@ class MemoryStore(Store):
         if self._expired(self._counter_expiry, key) or key not in self._counter_expiry:
             self._counters.pop(key, None)
         return self._counters.get(key, 0)
+
+    async def count(self, key: str) -> int:
+        return self._count(key)
+
+    async def top_players(
+        self, platform: str, workspace: str, *, by: Measure, limit: int
+    ) -> list[tuple[PlayerKey, Stats]]:
+        order = ranking(by)
+        rows = []
+        for player, text in self._stats.items():
+            if (player.platform, player.workspace) != (platform, workspace):
+                continue
+            try:
+                stats = codec.load_stats(text)
+            except codec.UndecodableRecord:
+                continue  # left out; get_stats drops and logs it
+            if getattr(stats, by) > 0:
+                rows.append((player.user, stats))
+        rows.sort(key=order)
+        return [(PlayerKey(platform, workspace, user), stats) for user, stats in rows[: max(0, limit)]]
 
     async def ping(self) -> None:
         """Always answers: it is this process."""

@@ -8,7 +8,8 @@ few commands. Claims, counters and conversations given a lifetime expire as Redi
 keys do. A record this build cannot read is dropped (or replaced) by whichever
 transaction finds it first, so it is logged once. How the store connects, and
 Redis errors becoming :class:`Unavailable`, is :mod:`core.store.redis_connection`;
-how its values look is :mod:`core.store.redis_values`.
+how its keys and values look is :mod:`core.store.redis_values`; the command log, monthly usage and
+leaderboard are :mod:`core.store.redis_history`'s.
 """
 
 from __future__ import annotations
@@ -35,41 +36,58 @@ from core.store.base import (
     Decide,
     Played,
     PlayerKey,
-    Store,
     resolve,
 )
+from core.store.history import ENTRIES_REMEMBERED
 from core.store.redis_connection import connect, converted
+from core.store.redis_history import RedisHistory, queue_ranking
+from core.store.redis_values import PREFIX, player_key
 
 _T = TypeVar("_T")
-
-PREFIX = "bot:"
-"""Every key this store writes starts with it."""
 
 RETRY_PAUSE = 0.002
 """Upper bound (seconds) of the random pause before retrying a transaction a concurrent write spoilt."""
 
 
-def _player_key(kind: str, player: PlayerKey) -> str:
-    return f"{PREFIX}{kind}:{player}"
-
-
-class RedisStore(Store):
+class RedisStore(RedisHistory):
     """A store in one Redis database; open it with :meth:`open`."""
 
-    def __init__(self, client: Redis, *, answers_remembered: int = ANSWERS_REMEMBERED) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        answers_remembered: int = ANSWERS_REMEMBERED,
+        entries_remembered: int = ENTRIES_REMEMBERED,
+    ) -> None:
         self._redis = client
         self._answers_remembered = answers_remembered
+        self._entries_remembered = entries_remembered
         self._delete_if_equal = client.register_script(scripts.DELETE_IF_EQUAL)
         self._delete_field_if_equal = client.register_script(scripts.DELETE_FIELD_IF_EQUAL)
         self._drop_turn = client.register_script(scripts.DROP_TURN)
         self._link_answer = client.register_script(scripts.LINK_ANSWER)
         self._take_unit = client.register_script(scripts.TAKE_UNIT)
         self._give_unit = client.register_script(scripts.GIVE_UNIT)
+        self._log_entry = client.register_script(scripts.LOG_ENTRY)
 
     @classmethod
-    async def open(cls, url: str, *, answers_remembered: int = ANSWERS_REMEMBERED) -> RedisStore:
-        """Connect to the database ``url`` names and check that it answers."""
-        return cls(await connect(url), answers_remembered=answers_remembered)
+    async def open(
+        cls,
+        url: str,
+        *,
+        answers_remembered: int = ANSWERS_REMEMBERED,
+        entries_remembered: int = ENTRIES_REMEMBERED,
+    ) -> RedisStore:
+        """Connect to the database ``url`` names, check that it answers, and rank old stats once."""
+        store = cls(
+            await connect(url), answers_remembered=answers_remembered, entries_remembered=entries_remembered
+        )
+        try:
+            await store._rank_old_stats()
+        except BaseException:
+            await store.close()
+            raise
+        return store
 
     async def _transaction(self, keys: Sequence[str], work: Callable[[Pipeline], Awaitable[_T]]) -> _T:
         """Run ``work`` with ``keys`` watched; it reads, then ``multi()``s and queues its writes.
@@ -96,7 +114,7 @@ class RedisStore(Store):
             return bool(await self._delete_if_equal(keys=[key], args=[text]))
 
     async def _readable(self, kind: str, player: PlayerKey, load: Callable[[str], _T]) -> _T | None:
-        key = _player_key(kind, player)
+        key = player_key(kind, player)
         with converted():
             text = values.text(await self._redis.get(key))
         if text is None:
@@ -113,10 +131,10 @@ class RedisStore(Store):
 
     async def start_game(self, player: PlayerKey, game: Game) -> None:
         with converted():
-            await self._redis.set(_player_key("game", player), codec.dump_game(game))
+            await self._redis.set(player_key("game", player), codec.dump_game(game))
 
     async def ensure_game(self, player: PlayerKey, game: Game) -> Game:
-        key = _player_key("game", player)
+        key = player_key("game", player)
         discarded: list[codec.UndecodableRecord] = []
 
         async def work(pipe: Pipeline) -> Game:
@@ -134,7 +152,7 @@ class RedisStore(Store):
 
     async def end_game(self, player: PlayerKey) -> Game | None:
         with converted():
-            text = values.text(await self._redis.getdel(_player_key("game", player)))
+            text = values.text(await self._redis.getdel(player_key("game", player)))
         discarded: list[codec.UndecodableRecord] = []
         game = values.decoded(text, codec.load_game, discarded)
         values.log_all(player, "game", discarded)
@@ -143,8 +161,8 @@ class RedisStore(Store):
     async def apply_round(
         self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
     ) -> Played | None:
-        game_key, stats_key = _player_key("game", player), _player_key("stats", player)
-        moves_key, order_key = _player_key("moves", player), _player_key("move_order", player)
+        game_key, stats_key = player_key("game", player), player_key("stats", player)
+        moves_key, order_key = player_key("moves", player), player_key("move_order", player)
         discarded: list[tuple[str, codec.UndecodableRecord]] = []
 
         async def work(pipe: Pipeline) -> Played | None:
@@ -182,6 +200,7 @@ class RedisStore(Store):
             else:
                 pipe.set(game_key, codec.dump_game(played.game))
             pipe.set(stats_key, codec.dump_stats(played.stats))
+            queue_ranking(pipe, player, played.stats)
             pipe.hset(moves_key, move_id, codec.dump_played(played))
             pipe.rpush(order_key, move_id)
             if forgotten:
@@ -201,7 +220,7 @@ class RedisStore(Store):
     async def link_board(
         self, ref: str, player: PlayerKey, game_id: str, opponent: Opponent | None = None
     ) -> None:
-        board_key, boards_key = f"{PREFIX}board:{ref}", _player_key("boards", player)
+        board_key, boards_key = f"{PREFIX}board:{ref}", player_key("boards", player)
         link = values.board_fields(player, game_id, opponent)
 
         async def work(pipe: Pipeline) -> None:
@@ -212,7 +231,7 @@ class RedisStore(Store):
             score = newest[-1][1] + 1 if newest else 0
             pipe.multi()
             if previous_owner is not None and previous_owner != player:
-                pipe.zrem(_player_key("boards", previous_owner), ref)
+                pipe.zrem(player_key("boards", previous_owner), ref)
             pipe.delete(board_key)
             pipe.hset(board_key, mapping=link)
             pipe.zadd(boards_key, {ref: score})

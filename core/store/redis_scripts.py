@@ -57,3 +57,22 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR'
 return 0
 """
 """KEYS: the counter. Take one use back, never below 0 and never creating a counter (DECR keeps its expiry)."""
+
+LOG_ENTRY = """
+local n = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], ARGV[1], string.format('%016x:', n) .. ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if newest[2] then
+    redis.call('PEXPIREAT', KEYS[1], math.ceil((tonumber(newest[2]) + tonumber(ARGV[5])) * 1000))
+end
+return n
+"""
+"""KEYS: the player's log (a sorted set by time), the logging order counter. ARGV: the entry's time,
+its record, the cutoff (older goes), how many to keep at most, the retention in seconds.
+
+The member is the record behind its number in logging order (:func:`core.store.redis_values.entry_text`).
+The log expires when its newest entry grows older than the retention, so a log nobody writes to again
+still goes.
+"""

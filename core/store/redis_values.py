@@ -1,5 +1,6 @@
-"""How the Redis store's values look: replies read back as text, a board link as a hash, a
-conversation turn as JSON, a lifetime in milliseconds. Pure functions, no I/O.
+"""How the Redis store's keys and values look: replies read back as text, a board link as a hash, a
+conversation turn as JSON, a log entry as a sorted set member, a leaderboard rank as a score, a
+lifetime in milliseconds. Pure functions, no I/O.
 
 The records every backend shares (games, stats, results, opponents) are :mod:`core.store.codec`'s;
 these are the shapes only Redis keeps.
@@ -15,11 +16,49 @@ from typing import TypeVar
 from redis.typing import EncodableT, FieldT
 
 from core.conversation import Turn
-from core.janken import Opponent
+from core.janken import Opponent, Stats
 from core.store import codec
 from core.store.base import PlayerKey
+from core.store.history import Measure, tie_breaker
 
 _T = TypeVar("_T")
+
+PREFIX = "bot:"
+"""Every key the store writes starts with it."""
+
+RANK_SCALE = 2**26
+"""A rank's score is ``-(measure * RANK_SCALE + other measure)``: the other measure breaks ties, and
+equal scores are ordered by member (the user id), so ascending scores are the leaderboard's order.
+Both fit a double exactly while the measure stays under 2**27 and the other is capped below the scale."""
+
+
+def player_key(kind: str, player: PlayerKey) -> str:
+    return f"{PREFIX}{kind}:{player}"
+
+
+def rank_key(by: Measure, platform: str, workspace: str) -> str:
+    """The sorted set ranking one platform's workspace by ``by``; members are user ids."""
+    return f"{PREFIX}top:{by}:{platform}:{workspace}"
+
+
+def rank_score(stats: Stats, by: Measure) -> float | None:
+    """Where ``stats`` ranks by ``by`` (lower is higher); ``None`` when ``by`` is 0: off the board."""
+    measure, other = getattr(stats, by), getattr(stats, tie_breaker(by))
+    return None if measure <= 0 else -float(measure * RANK_SCALE + min(other, RANK_SCALE - 1))
+
+
+def entry_text(member: str) -> str:
+    """A log entry's record from its sorted set member, ``<16 hex digits of logging order>:<record>``
+    (the order makes equal members distinct, and sorts entries of one time as they were logged)."""
+    return member.partition(":")[2]
+
+
+def number(value: bytes | str | None) -> int:
+    """A count read back; 0 when missing or not a whole number (only this store writes them)."""
+    try:
+        return 0 if value is None else int(value)
+    except ValueError:
+        return 0
 
 
 def millis(seconds: float) -> int:

@@ -7,7 +7,8 @@ across processes sharing the file too. A record this build cannot read is
 dropped by whichever transaction finds it first, so it is logged once.
 Claims, counters and conversations given a lifetime expire by the wall clock
 (every process agrees on it): a row past its time reads as absent, and writes
-sweep such rows away (:mod:`core.store.sqlite_schema`).
+sweep such rows away (:mod:`core.store.sqlite_schema`). The command log, monthly
+usage and leaderboard are :mod:`core.store.sqlite_history`'s.
 """
 
 from __future__ import annotations
@@ -32,15 +33,16 @@ from core.store.base import (
     Decide,
     Played,
     PlayerKey,
-    Store,
     resolve,
 )
+from core.store.history import ENTRIES_REMEMBERED
+from core.store.sqlite_history import SQLiteHistory, write_stats
 from core.store.sqlite_schema import prepare, sweep, sweep_conversations
 
 _T = TypeVar("_T")
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteHistory):
     """A store in one SQLite file; open it with :meth:`open`."""
 
     def __init__(
@@ -49,13 +51,21 @@ class SQLiteStore(Store):
         executor: ThreadPoolExecutor,
         *,
         answers_remembered: int = ANSWERS_REMEMBERED,
+        entries_remembered: int = ENTRIES_REMEMBERED,
     ) -> None:
         self._conn = conn
         self._executor = executor
         self._answers_remembered = answers_remembered
+        self._entries_remembered = entries_remembered
 
     @classmethod
-    async def open(cls, path: str | Path, *, answers_remembered: int = ANSWERS_REMEMBERED) -> SQLiteStore:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        answers_remembered: int = ANSWERS_REMEMBERED,
+        entries_remembered: int = ENTRIES_REMEMBERED,
+    ) -> SQLiteStore:
         """Open (creating if needed) the database at ``path``."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
 
@@ -71,7 +81,9 @@ class SQLiteStore(Store):
         except (sqlite3.Error, OSError) as exc:
             executor.shutdown()
             raise Unavailable("store_unavailable") from exc
-        return cls(conn, executor, answers_remembered=answers_remembered)
+        return cls(
+            conn, executor, answers_remembered=answers_remembered, entries_remembered=entries_remembered
+        )
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool = False) -> _T:
         def transaction() -> _T:
@@ -158,10 +170,7 @@ class SQLiteStore(Store):
                 conn.execute("DELETE FROM games WHERE player = ?", (key,))
             else:
                 _write_game(conn, key, played.game)
-            conn.execute(
-                "INSERT OR REPLACE INTO stats (player, data) VALUES (?, ?)",
-                (key, codec.dump_stats(played.stats)),
-            )
+            write_stats(conn, player, played.stats)
             _remember_move(conn, key, move_id, played)
             return played
 

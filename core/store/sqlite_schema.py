@@ -12,9 +12,16 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from core.janken import Stats
+from core.store import codec
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS games (player TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stats (player TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stats (
+    player TEXT PRIMARY KEY, data TEXT NOT NULL,
+    platform TEXT, workspace TEXT, user_id TEXT,
+    games_won INTEGER NOT NULL DEFAULT 0, best_streak INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS moves (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     player TEXT NOT NULL, move_id TEXT NOT NULL, result TEXT NOT NULL,
@@ -46,23 +53,52 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    player TEXT NOT NULL, time REAL NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_player ON entries (player, time, seq);
+CREATE INDEX IF NOT EXISTS entries_by_time ON entries (time);
+CREATE TABLE IF NOT EXISTS monthly_usage (
+    player TEXT NOT NULL, month TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, images INTEGER NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (player, month)
+);
+CREATE INDEX IF NOT EXISTS monthly_usage_by_expiry ON monthly_usage (expires);
 """
 """Every table and index. ``expires`` columns hold wall-clock epoch seconds (``time.time()``),
 the one clock every process sharing the file agrees on; a row past it reads as absent.
 ``conversations`` holds a row only for a conversation given a lifetime; the others keep for ever.
-A claim's ``holder`` is ``''`` when it was made without one."""
+A claim's ``holder`` is ``''`` when it was made without one. ``stats`` repeats, beside each record,
+its player's parts and the two measures the leaderboard ranks by (:data:`RANKING`), written with it.
+``entries`` is each player's command log; an entry's ``time`` is its own (epoch seconds)."""
+
+RANKING = """
+CREATE INDEX IF NOT EXISTS stats_by_games_won
+    ON stats (platform, workspace, games_won DESC, best_streak DESC, user_id);
+CREATE INDEX IF NOT EXISTS stats_by_best_streak
+    ON stats (platform, workspace, best_streak DESC, games_won DESC, user_id);
+"""
+"""The leaderboard's indexes, one per measure, in its order: made once the columns exist."""
 
 ADDED_COLUMNS = (
     ("boards", "opponent", "TEXT"),
     ("claims", "holder", "TEXT NOT NULL DEFAULT ''"),
+    ("stats", "platform", "TEXT"),
+    ("stats", "workspace", "TEXT"),
+    ("stats", "user_id", "TEXT"),
+    ("stats", "games_won", "INTEGER NOT NULL DEFAULT 0"),
+    ("stats", "best_streak", "INTEGER NOT NULL DEFAULT 0"),
 )
 """Columns :data:`SCHEMA` has that a table made by an older build lacks: (table, column, declaration).
 A board linked before opponents were kept has none (not recorded); a claim made before claims
-knew their holder reads as one made without a holder."""
+knew their holder reads as one made without a holder. Stats written before the leaderboard are
+ranked by :func:`_rank_old_stats` in the same step."""
 
 SWEEP_BATCH = 20
-"""Other expired rows (claims, counters, conversations) a write deletes at most: a write adds
-at most one row that expires, so the backlog shrinks while each write stays short."""
+"""Other expired rows (claims, counters, conversations, log entries, monthly totals) a write deletes
+at most: a write adds at most one row that expires, so the backlog shrinks while each write stays short."""
 
 WAL_ATTEMPTS = 100
 """Tries to switch a database to WAL while another process is doing the same (0.05 s apart)."""
@@ -73,6 +109,7 @@ def prepare(conn: sqlite3.Connection) -> None:
     _use_wal(conn)
     conn.executescript(SCHEMA)
     _add_columns(conn)
+    conn.executescript(RANKING)
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -100,11 +137,35 @@ def _add_columns(conn: sqlite3.Connection) -> None:
             columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in columns:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        _rank_old_stats(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _rank_old_stats(conn: sqlite3.Connection) -> None:
+    """Fill the ranking columns of stats written before them (their ``platform`` is NULL).
+
+    The player's parts come from its key, ``platform:workspace:user``: no platform or workspace id
+    has a colon (team and guild ids, ``dm``, ``local``), so the first two colons split it. A record
+    that cannot be read ranks with zeros, off the board, until its next round rewrites it.
+    """
+    rows = conn.execute("SELECT player, data FROM stats WHERE platform IS NULL").fetchall()
+    for player, data in rows:
+        parts = str(player).split(":", 2)
+        if len(parts) != 3:
+            continue
+        try:
+            stats = codec.load_stats(data)
+        except codec.UndecodableRecord:
+            stats = Stats()
+        conn.execute(
+            "UPDATE stats SET platform = ?, workspace = ?, user_id = ?, games_won = ?, best_streak = ? "
+            "WHERE player = ?",
+            (*parts, stats.games_won, stats.best_streak, player),
+        )
 
 
 def sweep(conn: sqlite3.Connection, table: str, key: str, now: float) -> None:
@@ -130,3 +191,31 @@ def sweep_conversations(conn: sqlite3.Connection, conversation: str, now: float)
         expired.add(conversation)
     conn.executemany("DELETE FROM history WHERE conversation = ?", [(c,) for c in expired])
     conn.executemany("DELETE FROM conversations WHERE conversation = ?", [(c,) for c in expired])
+
+
+def sweep_entries(conn: sqlite3.Connection, player: str, cutoff: float, remembered: int) -> None:
+    """Delete ``player``'s entries older than ``cutoff`` (epoch seconds) and beyond the newest
+    ``remembered``, and up to :data:`SWEEP_BATCH` other players' entries older than ``cutoff``."""
+    conn.execute("DELETE FROM entries WHERE player = ? AND time < ?", (player, cutoff))
+    conn.execute(
+        "DELETE FROM entries WHERE seq IN (SELECT seq FROM entries WHERE player = ? "
+        "ORDER BY time DESC, seq DESC LIMIT -1 OFFSET ?)",
+        (player, remembered),
+    )
+    conn.execute(
+        "DELETE FROM entries WHERE seq IN (SELECT seq FROM entries WHERE time < ? LIMIT ?)",
+        (cutoff, SWEEP_BATCH),
+    )
+
+
+def sweep_usage(conn: sqlite3.Connection, player: str, month: str, now: float) -> None:
+    """Delete ``player``'s totals for ``month`` if they have expired (the addition that follows
+    starts afresh), and up to :data:`SWEEP_BATCH` other expired totals."""
+    conn.execute(
+        "DELETE FROM monthly_usage WHERE player = ? AND month = ? AND expires <= ?", (player, month, now)
+    )
+    conn.execute(
+        "DELETE FROM monthly_usage WHERE rowid IN "
+        "(SELECT rowid FROM monthly_usage WHERE expires <= ? LIMIT ?)",
+        (now, SWEEP_BATCH),
+    )

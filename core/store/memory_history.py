@@ -1,0 +1,79 @@
+"""The in-process store's command log and monthly usage (see :class:`core.store.base.Store`)."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import defaultdict
+
+from core.store import codec
+from core.store.base import PlayerKey, Store
+from core.store.history import USAGE_TTL, HistoryEntry, Usage
+
+_Row = tuple[float, int, str]
+"""A logged entry: its time, its number in logging order, and its encoded record."""
+
+
+class MemoryHistory(Store):
+    """Each player's log as a list kept sorted oldest first; no method awaits mid-change."""
+
+    def __init__(self, *, entries_remembered: int) -> None:
+        self._entries: defaultdict[PlayerKey, list[_Row]] = defaultdict(list)
+        self._entries_logged = 0
+        self._entries_remembered = entries_remembered
+        self._usage: dict[tuple[PlayerKey, str], tuple[Usage, float]] = {}
+        """Each player's totals per month, and when they expire (``time.monotonic()``)."""
+
+    async def log_entry(self, player: PlayerKey, entry: HistoryEntry, *, keep: float) -> None:
+        self._entries_logged += 1
+        log = self._entries[player]
+        bisect.insort(log, (entry.time, self._entries_logged, codec.dump_entry(entry)))
+        del log[: _first_live(log, keep)]
+        del log[: max(0, len(log) - self._entries_remembered)]
+
+    async def entries(self, player: PlayerKey, *, offset: int, limit: int, keep: float) -> list[HistoryEntry]:
+        start = max(0, offset)
+
+        async def fetch() -> list[tuple[_Row, str]]:
+            newest = self._live(player, keep)[::-1][start : start + max(0, limit)]
+            return [(row, row[2]) for row in newest]
+
+        async def drop(row: _Row, text: str) -> bool:
+            log = self._entries.get(player, [])
+            if row not in log:
+                return False
+            log.remove(row)
+            return True
+
+        return await codec.readable_entries(str(player), fetch, drop)
+
+    async def count_entries(self, player: PlayerKey, *, keep: float) -> int:
+        return len(self._live(player, keep))
+
+    async def clear_entries(self, player: PlayerKey, *, keep: float) -> int:
+        held = len(self._live(player, keep))
+        self._entries.pop(player, None)
+        return held
+
+    def _live(self, player: PlayerKey, keep: float) -> list[_Row]:
+        """``player``'s entries no older than ``keep``, oldest first."""
+        log = self._entries.get(player, [])
+        return log[_first_live(log, keep) :]
+
+    async def add_usage(
+        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+    ) -> None:
+        totals = self._usage_of(player, month).plus(Usage(tokens_in, tokens_out, images))
+        self._usage[player, month] = (totals, time.monotonic() + USAGE_TTL)
+
+    async def usage(self, player: PlayerKey, month: str) -> Usage:
+        return self._usage_of(player, month)
+
+    def _usage_of(self, player: PlayerKey, month: str) -> Usage:
+        totals, expiry = self._usage.get((player, month), (Usage(), 0.0))
+        return totals if expiry > time.monotonic() else Usage()
+
+
+def _first_live(log: list[_Row], keep: float) -> int:
+    """Where the entries no older than ``keep`` start in ``log`` (sorted oldest first)."""
+    return bisect.bisect_left(log, (time.time() - keep,))

@@ -1,0 +1,155 @@
+"""The SQLite store's command log, monthly usage, counter reads and leaderboard
+(see :class:`core.store.base.Store`); each call is one transaction, as in :mod:`core.store.sqlite`.
+"""
+
+from __future__ import annotations
+
+import abc
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from core.janken import Stats
+from core.store import codec
+from core.store.base import PlayerKey, Store
+from core.store.history import USAGE_TTL, HistoryEntry, Measure, Usage, tie_breaker
+from core.store.sqlite_schema import sweep_entries, sweep_usage
+
+_T = TypeVar("_T")
+
+
+class SQLiteHistory(Store):
+    """What :class:`core.store.sqlite.SQLiteStore` keeps besides games, boards and conversations."""
+
+    _entries_remembered: int
+
+    @abc.abstractmethod
+    async def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool = False) -> _T:
+        """Run ``work`` as one transaction (a write takes the write lock up front)."""
+
+    async def count(self, key: str) -> int:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT count FROM counters WHERE key = ? AND expires > ?", (key, time.time())
+            ).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
+    async def log_entry(self, player: PlayerKey, entry: HistoryEntry, *, keep: float) -> None:
+        key, record = str(player), codec.dump_entry(entry)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO entries (player, time, data) VALUES (?, ?, ?)", (key, entry.time, record)
+            )
+            sweep_entries(conn, key, time.time() - keep, self._entries_remembered)
+
+        await self._run(work, write=True)
+
+    async def entries(self, player: PlayerKey, *, offset: int, limit: int, keep: float) -> list[HistoryEntry]:
+        key = str(player)
+
+        async def fetch() -> list[tuple[int, str]]:
+            if limit <= 0:
+                return []
+            return await self._run(
+                lambda conn: conn.execute(
+                    "SELECT seq, data FROM entries WHERE player = ? AND time >= ? "
+                    "ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?",
+                    (key, time.time() - keep, limit, max(0, offset)),
+                ).fetchall()
+            )
+
+        async def drop(seq: int, text: str) -> bool:
+            return bool(
+                await self._run(
+                    lambda conn: (
+                        conn.execute("DELETE FROM entries WHERE seq = ? AND data = ?", (seq, text)).rowcount
+                    ),
+                    write=True,
+                )
+            )
+
+        return await codec.readable_entries(key, fetch, drop)
+
+    async def count_entries(self, player: PlayerKey, *, keep: float) -> int:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT count(*) FROM entries WHERE player = ? AND time >= ?",
+                (str(player), time.time() - keep),
+            ).fetchone()
+        )
+        return int(row[0])
+
+    async def clear_entries(self, player: PlayerKey, *, keep: float) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            held = conn.execute(
+                "DELETE FROM entries WHERE player = ? AND time >= ?", (str(player), time.time() - keep)
+            ).rowcount
+            conn.execute("DELETE FROM entries WHERE player = ?", (str(player),))
+            return int(held)
+
+        return await self._run(work, write=True)
+
+    async def add_usage(
+        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+    ) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            sweep_usage(conn, str(player), month, now)
+            conn.execute(
+                "INSERT INTO monthly_usage (player, month, tokens_in, tokens_out, images, expires) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (player, month) DO UPDATE SET "
+                "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, "
+                "images = images + excluded.images, expires = excluded.expires",
+                (str(player), month, tokens_in, tokens_out, images, now + USAGE_TTL),
+            )
+
+        await self._run(work, write=True)
+
+    async def usage(self, player: PlayerKey, month: str) -> Usage:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT tokens_in, tokens_out, images FROM monthly_usage "
+                "WHERE player = ? AND month = ? AND expires > ?",
+                (str(player), month, time.time()),
+            ).fetchone()
+        )
+        return Usage() if row is None else Usage(*map(int, row))
+
+    async def top_players(
+        self, platform: str, workspace: str, *, by: Measure, limit: int
+    ) -> list[tuple[PlayerKey, Stats]]:
+        other = tie_breaker(by)  # checks ``by``, which names columns here
+        rows = await self._run(
+            lambda conn: conn.execute(
+                f"SELECT user_id, data FROM stats WHERE platform = ? AND workspace = ? AND {by} > 0 "
+                f"ORDER BY {by} DESC, {other} DESC, user_id LIMIT ?",
+                (platform, workspace, max(0, limit)),
+            ).fetchall()
+        )
+        top = []
+        for user, data in rows:
+            try:
+                top.append((PlayerKey(platform, workspace, user), codec.load_stats(data)))
+            except codec.UndecodableRecord:
+                continue  # left out; get_stats drops and logs it
+        return top
+
+
+def write_stats(conn: sqlite3.Connection, player: PlayerKey, stats: Stats) -> None:
+    """Store ``player``'s record with the columns the leaderboard ranks it by."""
+    conn.execute(
+        "INSERT OR REPLACE INTO stats (player, data, platform, workspace, user_id, games_won, best_streak) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            str(player),
+            codec.dump_stats(stats),
+            player.platform,
+            player.workspace,
+            player.user,
+            stats.games_won,
+            stats.best_streak,
+        ),
+    )
