@@ -101,6 +101,7 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
             history_turns=settings.history_turns,
             limits=limits_of(settings),
             openai_slots=Slots(settings.openai_max_concurrency),
+            locale=settings.bot_locale,
         )
         runs = []
         if "console" in platforms:

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
+from core.messages import LANGUAGES
 from core.store.factory import SCHEMES
 from core.store.redaction import redacted
 
@@ -71,6 +72,8 @@ class Settings:
     allowed_roles: frozenset[str] = frozenset()
     discord_shard_ids: tuple[int, ...] | None = None
     discord_shard_count: int | None = None
+    bot_locale: str = "en"
+    """The language for users whose platform does not say theirs (``BOT_LOCALE``)."""
 
     @property
     def ai_enabled(self) -> bool:
@@ -135,6 +138,7 @@ class Settings:
             allowed_roles=_parsed("ALLOWED_ROLES", get("ALLOWED_ROLES"), _ids, frozenset()),
             discord_shard_ids=shard_ids,
             discord_shard_count=shard_count,
+            bot_locale=_parsed("BOT_LOCALE", get("BOT_LOCALE"), _language, cls.bot_locale),
         )
 
 
@@ -219,6 +223,13 @@ def _moderation(raw: str) -> str:
     if mode not in ("off", "draw", "all"):
         raise ValueError("expected off, draw (image prompts and janken characters) or all (and /ask)")
     return mode
+
+
+def _language(raw: str) -> str:
+    code = raw.lower()
+    if code not in LANGUAGES:
+        raise ValueError(f"expected one of {', '.join(LANGUAGES)}")
+    return code
 
 
 def _ids(raw: str) -> frozenset[str]:

@@ -34,9 +34,10 @@ THREAD = "console"
 class ConsoleReply:
     """Prints everything; ``private`` messages are just printed, as there is one user."""
 
-    def __init__(self, out: TextIO, images_dir: Path) -> None:
+    def __init__(self, out: TextIO, images_dir: Path, locale: str = "en") -> None:
         self._out = out
         self._images_dir = images_dir
+        self._locale = locale
         self.told: BaseException | None = None
         """An error the user has already been shown (at the end of a cut answer)."""
 
@@ -69,10 +70,11 @@ class ConsoleReply:
         except BaseException as exc:
             if wrote:
                 self._print("")
+                locale = self._locale
                 if isinstance(exc, asyncio.CancelledError):
-                    self._print(text("answer_interrupted", reason=text("bot_stopping")))
+                    self._print(text("answer_interrupted", locale, reason=text("bot_stopping", locale)))
                 elif isinstance(exc, Exception):
-                    self._print(text("answer_interrupted", reason=user_message(exc)))
+                    self._print(text("answer_interrupted", locale, reason=user_message(exc, locale)))
                     self.told = exc
             raise
         if wrote:
@@ -84,12 +86,12 @@ class ConsoleReply:
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         path = self._images_dir / f"{stamp}-{image.filename(caption)}"
         await asyncio.to_thread(path.write_bytes, image.data)
-        self._print(text("image_saved", caption=caption, path=path))
+        self._print(text("image_saved", self._locale, caption=caption, path=path))
         return str(path)
 
     async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
         """Print the board; the console has no buttons, so every board is the one ``THREAD``."""
-        self._print(describe(view))
+        self._print(describe(view, self._locale))
         return THREAD
 
     @contextlib.asynccontextmanager
@@ -101,8 +103,8 @@ class ConsoleReply:
 async def run(
     services: Services, stdin: TextIO, stdout: TextIO, *, images_dir: Path = Path("images")
 ) -> None:
-    """Read commands line by line until EOF and answer each one."""
-    reply = ConsoleReply(stdout, images_dir)
+    """Read commands line by line until EOF and answer each one, in ``BOT_LOCALE``'s language."""
+    reply = ConsoleReply(stdout, images_dir, services.locale)
     user = _user_name()
     lines = _lines_of(stdin)
     while (line := await lines.get()) is not None:
@@ -111,12 +113,19 @@ async def run(
             continue
         name, _, rest = line.partition(" ")
         command = Command(
-            "console", "local", "console", user, rest, thread=THREAD, request_id=uuid.uuid4().hex
+            "console",
+            "local",
+            "console",
+            user,
+            rest,
+            thread=THREAD,
+            locale=services.locale,
+            request_id=uuid.uuid4().hex,
         )
         handler = HANDLERS.get(name.removeprefix("/").lower()) if name.startswith("/") else None
         try:
             if handler is None:
-                await reply.send_private(text("unknown_command", command=name))
+                await reply.send_private(text("unknown_command", command.locale, command=name))
             else:
                 await handler(command, reply, services)
         except Exception as exc:  # noqa: BLE001 - ours or a bug: the user gets a short line, not a traceback

@@ -1,4 +1,4 @@
-"""The OpenAI service: streamed chat answers and generated images.
+"""The OpenAI service: streamed chat answers, generated images and transcribed audio.
 
 The ``AsyncOpenAI`` client is created by the composition root and passed in.
 openai's exceptions are converted here, where they enter, into
@@ -19,14 +19,24 @@ from typing import Literal
 
 import httpx2
 import openai
+from openai.types.audio.transcription import Transcription, UsageDuration, UsageTokens
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
     ChatCompletionMessageParam,
     ChatCompletionUserMessageParam,
 )
 
+from core.audio import Transcript, audio_too_large, unsupported_audio, upload_mime
 from core.conversation import Turn
-from core.errors import BotError, ContentBlocked, NotConfigured, RateLimited, Unavailable, UpstreamError
+from core.errors import (
+    BotError,
+    ContentBlocked,
+    NotConfigured,
+    RateLimited,
+    Unavailable,
+    UpstreamError,
+    UserInputError,
+)
 from core.messages import text
 
 _log = logging.getLogger(__name__)
@@ -34,6 +44,8 @@ _log = logging.getLogger(__name__)
 Quality = Literal["low", "medium", "high"]
 IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536")
 MODERATION_MODEL = "omni-moderation-latest"
+TRANSCRIBE_MODEL = "gpt-transcribe"
+"""The transcription model the SDK lists without a shutdown date (the gpt-4o ones end 2027-02-26)."""
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 _MIME_BY_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 _EXTENSION_BY_MIME = {mime: fmt for fmt, mime in _MIME_BY_FORMAT.items()}
@@ -57,7 +69,7 @@ class GeneratedImage:
 
 
 class AIService:
-    """Chat and image generation over one ``AsyncOpenAI`` client."""
+    """Chat, image generation and transcription over one ``AsyncOpenAI`` client."""
 
     def __init__(
         self,
@@ -67,12 +79,14 @@ class AIService:
         image_model: str,
         system_prompt: str,
         moderation_model: str = MODERATION_MODEL,
+        transcribe_model: str = TRANSCRIBE_MODEL,
     ) -> None:
         self._client = client
         self._chat_model = chat_model
         self._image_model = image_model
         self._system_prompt = system_prompt
         self._moderation_model = moderation_model
+        self._transcribe_model = transcribe_model
 
     def check(self) -> None:
         """Raise :class:`NotConfigured` if this service cannot work (this one always can)."""
@@ -118,6 +132,18 @@ class AIService:
             raise UpstreamError("ai_failed", detail="the image could not be read") from exc
         return GeneratedImage(data=data, mime=_sniff_mime(data, getattr(result, "output_format", None)))
 
+    async def transcribe(self, audio: bytes, filename: str) -> Transcript:
+        """The text spoken in ``audio``, a file called ``filename``, whose extension names its format.
+
+        Check the file with :func:`core.audio.upload_name` before downloading it; OpenAI's own
+        refusals of the file (format, size, length, content) become the same :class:`UserInputError`.
+        """
+        with _converted_errors(), _audio_refusals():
+            result = await self._client.audio.transcriptions.create(
+                model=self._transcribe_model, file=(filename, audio, upload_mime(filename))
+            )
+        return _transcript(result, self._transcribe_model)
+
 
 class DisabledAI:
     """Stands in for :class:`AIService` when no OpenAI key is configured."""
@@ -133,6 +159,9 @@ class DisabledAI:
         raise NotConfigured("no_openai_key")
 
     async def flagged(self, text: str) -> bool:
+        raise NotConfigured("no_openai_key")
+
+    async def transcribe(self, audio: bytes, filename: str) -> Transcript:
         raise NotConfigured("no_openai_key")
 
 
@@ -162,6 +191,46 @@ def _converted_errors() -> Iterator[None]:
         raise Unavailable("ai_unavailable") from exc
     except openai.APIError as exc:  # an error event inside a stream
         raise _stream_failure(exc.code, exc.message) from exc
+
+
+@contextlib.contextmanager
+def _audio_refusals() -> Iterator[None]:
+    """OpenAI refusing the audio file itself: the user's to fix, not an outage."""
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        refusal = _audio_refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from exc
+
+
+def _audio_refusal(exc: openai.APIStatusError) -> UserInputError | None:
+    """The user's error for a refused upload, as OpenAI words them; ``None`` for any other failure."""
+    if exc.status_code == 413:
+        return audio_too_large()
+    if exc.status_code != 400:
+        return None
+    message = str(exc.body.get("message", "")) if isinstance(exc.body, dict) else ""
+    if exc.code == "audio_too_short":
+        return UserInputError("audio_too_short")
+    if message.startswith("Invalid file format"):
+        return unsupported_audio()
+    if exc.param == "file" and "corrupted" in message:
+        return UserInputError("audio_unreadable")
+    return None
+
+
+def _transcript(result: Transcription, model: str) -> Transcript:
+    """Our transcript from OpenAI's, with whichever usage (duration or tokens) it reports."""
+    usage = result.usage
+    if isinstance(usage, UsageDuration):
+        return Transcript(result.text, model, seconds=usage.seconds)
+    if isinstance(usage, UsageTokens):
+        return Transcript(
+            result.text, model, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
+        )
+    return Transcript(result.text, model)
 
 
 def _stream_failure(code: object, message: object) -> BotError:

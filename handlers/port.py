@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from core.ai import GeneratedImage, Quality
+from core.audio import Transcript
 from core.conversation import Turn
 from core.janken import Game, Move, RandomSource, Round
 from core.slots import Slots
@@ -109,6 +110,8 @@ class AIPort(Protocol):
 
     async def flagged(self, text: str) -> bool: ...
 
+    async def transcribe(self, audio: bytes, filename: str) -> Transcript: ...
+
 
 class Reply(Protocol):
     """How a handler talks back on the platform the command came from."""
@@ -187,3 +190,6 @@ class Services:
     limits: Limits = field(default_factory=Limits)
     openai_slots: Slots = field(default_factory=Slots)
     """How many OpenAI calls this process makes at once (``OPENAI_MAX_CONCURRENCY``)."""
+    locale: str = "en"
+    """The language for a user whose platform does not say theirs (``BOT_LOCALE``); adapters fill
+    :attr:`Command.locale` with the user's own where they can."""

@@ -434,6 +434,8 @@ def usage_error(expect: Expect) -> UserInputError | None:
 
 
 PRIVATE = {"response_url", "chat.postEphemeral"}
+LOOKUPS = {"users.info"}
+"""Reads a command may make once acknowledged: the user's language (``include_locale``)."""
 ANSWERING = {"chat.postMessage", "chat.update", "chat.delete", "chat.startStream", "chat.appendStream",
              "chat.stopStream", "files.getUploadURLExternal", "upload", "files.completeUploadExternal", *PRIVATE}  # fmt: skip
 channels = itertools.count(1)
@@ -620,6 +622,9 @@ async def test_a_signed_random_request_is_never_a_500_and_only_a_command_is_answ
         if expect is None:
             assert calls == [], (request, [(c.method, c.args) for c in calls])
             return
+        for call in (c for c in calls if c.method in LOOKUPS):
+            assert call.args.get("user") == expect.user, (request, call.args)
+        calls = [c for c in calls if c.method not in LOOKUPS]
         assert status == 200 and calls, (request, status, answer[:300])  # answered
         assert {c.method for c in calls} <= ANSWERING, (request, [c.method for c in calls])
         for call in calls:

@@ -22,6 +22,7 @@ from discord import app_commands
 
 from bot.discord_app import commands
 from bot.discord_app.buttons import JankenButton
+from bot.discord_app.languages import CatalogueTranslator, interaction_language
 from bot.discord_app.live import DiscordPacer
 from bot.discord_app.messages import AnswerReplies
 from bot.discord_app.outlet import NO_PINGS, Outlet
@@ -37,7 +38,6 @@ from handlers.registry import BOARD_CLICK
 
 _log = logging.getLogger(__name__)
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
-LOCALES = ("en", "ja")
 
 
 class DiscordApp(discord.AutoShardedClient):
@@ -75,8 +75,9 @@ class DiscordApp(discord.AutoShardedClient):
         commands.register(self.tree, self.run_command)  # type: ignore[arg-type]
 
     async def setup_hook(self) -> None:
-        """Route board buttons (before any click arrives) and sync the commands."""
+        """Route board buttons (before any click arrives) and sync the commands, localized."""
         self.add_dynamic_items(JankenButton)
+        await self.tree.set_translator(CatalogueTranslator())
         if self._guild is not None:  # instant, for development
             self.tree.copy_global_to(guild=self._guild)
             await self.tree.sync(guild=self._guild)
@@ -146,11 +147,12 @@ class DiscordApp(discord.AutoShardedClient):
 
     def _command(self, interaction: discord.Interaction) -> Command:
         """The interaction's command, with the user's roles when ``ALLOWED_ROLES`` needs them."""
-        return command_of(interaction, roles=bool(self._services.limits.allowed_roles))
+        roles, locale = bool(self._services.limits.allowed_roles), self._services.locale
+        return command_of(interaction, roles=roles, default_locale=locale)
 
     def _start(self, interaction: discord.Interaction, handler: Handler) -> None:
         outlet = Outlet(interaction, clock=self._clock)
-        locale = locale_of(interaction)
+        locale = interaction_language(interaction, self._services.locale)
 
         async def work() -> None:
             try:
@@ -171,7 +173,8 @@ class DiscordApp(discord.AutoShardedClient):
             _log.error("interaction failed", exc_info=error)
         else:
             _log.info("answered with %s: %s", type(error).__name__, error)
-        await outlet.send_private(user_message(error, locale_of(outlet.interaction)))
+        locale = interaction_language(outlet.interaction, self._services.locale)
+        await outlet.send_private(user_message(error, locale))
 
     async def _tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -184,10 +187,13 @@ class DiscordApp(discord.AutoShardedClient):
         await super().close()
 
 
-def command_of(interaction: discord.Interaction, *, roles: bool = False) -> Command:
+def command_of(
+    interaction: discord.Interaction, *, roles: bool = False, default_locale: str = "en"
+) -> Command:
     """The neutral command an interaction carries (its text is in typed options, read by the tree).
 
     ``roles``: fill :attr:`Command.roles` with the member's role ids (none in a DM).
+    ``default_locale``: the language when neither the user's nor the guild's is one the bot speaks.
     """
     user = interaction.user
     return Command(
@@ -198,13 +204,8 @@ def command_of(interaction: discord.Interaction, *, roles: bool = False) -> Comm
         "",
         thread=None,
         user_name=user.display_name,
-        locale=locale_of(interaction),
+        locale=interaction_language(interaction, default_locale),
         request_id=str(interaction.id),
         roles=role_ids(user) if roles else frozenset(),
     )
 
-
-def locale_of(interaction: discord.Interaction) -> str:
-    """The user's language where we have it, else English."""
-    language = str(interaction.locale.value).split("-")[0]
-    return language if language in LOCALES else "en"

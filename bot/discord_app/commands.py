@@ -2,17 +2,19 @@
 
 Every command is deferred at once (well within Discord's 3 seconds), then its
 handler runs as work after the ack. The commands are declared for guild and
-user installs, in guilds, the bot's DM and private channels.
+user installs, in guilds, the bot's DM and private channels. Their descriptions and
+choice names are catalogue sentences, localized when the tree is synced
+(:mod:`bot.discord_app.languages`); a choice's value is the English word the handlers read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
 
 import discord
 from discord import app_commands
 
+from bot.discord_app.languages import localized
 from core.errors import UserInputError
 from core.janken import Move
 from handlers import ask, draw, janken
@@ -21,6 +23,12 @@ from handlers.text_input import MAX_INPUT_CHARS, checked
 
 Run = Callable[[discord.Interaction, Callable[[Command, Reply, Services], Awaitable[None]]], Awaitable[None]]
 """How a command's work is started: the app defers, translates and runs it (see DiscordApp.run)."""
+ACTIONS = ("stats", "quit")
+
+
+def choices(*values: str) -> list[app_commands.Choice[str]]:
+    """A choice per value, named by the catalogue's ``choice_<value>`` in each language."""
+    return [app_commands.Choice(name=localized(f"choice_{value}"), value=value) for value in values]
 
 
 def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
@@ -28,8 +36,8 @@ def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
     installs = app_commands.allowed_installs(guilds=True, users=True)
     contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
 
-    @tree.command(name="ask", description="Ask the AI; replies to its answer continue the conversation")
-    @app_commands.describe(question="What you want to know")
+    @tree.command(name="ask", description=localized("command_ask"))
+    @app_commands.describe(question=localized("option_ask_question"))
     @installs
     @contexts
     async def ask_command(
@@ -41,15 +49,20 @@ def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
 
         await run(interaction, answer)
 
-    @tree.command(name="draw", description="Generate an image from a description")
-    @app_commands.describe(prompt="What to draw", size="The image's shape", quality="Higher takes longer")
+    @tree.command(name="draw", description=localized("command_draw"))
+    @app_commands.describe(
+        prompt=localized("option_draw_prompt"),
+        size=localized("option_draw_size"),
+        quality=localized("option_draw_quality"),
+    )
+    @app_commands.choices(size=choices(*draw.SIZE_NAMES), quality=choices(*draw.QUALITIES))
     @installs
     @contexts
     async def draw_command(
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, MAX_INPUT_CHARS],
-        size: Literal["square", "landscape", "portrait"] = "square",
-        quality: Literal["low", "medium", "high"] = "medium",
+        size: str = "square",
+        quality: str = "medium",
     ) -> None:
         async def picture(command: Command, reply: Reply, services: Services) -> None:
             request = draw.build_request(checked(prompt, "usage_draw"), size, quality)
@@ -57,19 +70,20 @@ def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
 
         await run(interaction, picture)
 
-    @tree.command(name="janken", description="Rock-paper-scissors against an AI-drawn opponent")
+    @tree.command(name="janken", description=localized("command_janken"))
     @app_commands.describe(
-        move="Play a round (starts a game if none runs)",
-        character="Describe an opponent to draw and play against",
-        action="Your record, or end the game",
+        move=localized("option_janken_move"),
+        character=localized("option_janken_character"),
+        action=localized("option_janken_action"),
     )
+    @app_commands.choices(move=choices(*(move.value for move in Move)), action=choices(*ACTIONS))
     @installs
     @contexts
     async def janken_command(
         interaction: discord.Interaction,
-        move: Literal["rock", "paper", "scissors"] | None = None,
+        move: str | None = None,
         character: app_commands.Range[str, 3, MAX_INPUT_CHARS] | None = None,
-        action: Literal["stats", "quit"] | None = None,
+        action: str | None = None,
     ) -> None:
         async def game(command: Command, reply: Reply, services: Services) -> None:
             await janken.run(janken_request(move, character, action), command, reply, services)
@@ -77,12 +91,12 @@ def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
         await run(interaction, game)
 
 
-def janken_request(
-    move: str | None, character: str | None, action: Literal["stats", "quit"] | None
-) -> JankenRequest:
+def janken_request(move: str | None, character: str | None, action: str | None) -> JankenRequest:
     """What ``/janken``'s options ask for: an action, else a move, else a character, else the game."""
-    if action == "stats" or action == "quit":
-        return JankenRequest(action)
+    if action == "stats":
+        return JankenRequest("stats")
+    if action == "quit":
+        return JankenRequest("quit")
     if move is not None:
         try:
             return JankenRequest("play", move=Move(move))

@@ -27,6 +27,7 @@ import re
 
 import discord
 
+from bot.discord_app.languages import message_language
 from bot.discord_app.live import DiscordPacer, answer_ref
 from bot.discord_app.message_reply import MessageReply
 from bot.discord_app.roles import role_ids
@@ -64,7 +65,9 @@ class AnswerReplies:
             return
         ref = answer_ref(message.channel.id, replied_to)
         needs_roles = bool(self._services.limits.allowed_roles)
-        command = command_of(message, question, thread=str(replied_to), roles=needs_roles)
+        command = command_of(
+            message, question, thread=str(replied_to), roles=needs_roles, default_locale=self._services.locale
+        )
         reply = MessageReply(message, self._pacer, command.locale)
 
         async def work() -> None:
@@ -106,13 +109,15 @@ def question_of(message: discord.Message, bot_id: int) -> str:
     return re.sub(rf"<@!?{bot_id}>", "", message.content).strip()
 
 
-def command_of(message: discord.Message, text: str, *, thread: str, roles: bool = False) -> Command:
+def command_of(
+    message: discord.Message, text: str, *, thread: str, roles: bool = False, default_locale: str = "en"
+) -> Command:
     """The neutral command a reply carries; its thread is the message it replies to.
 
-    ``roles``: fill :attr:`Command.roles` with the author's role ids (none in a DM).
+    ``roles``: fill :attr:`Command.roles` with the author's role ids (none in a DM). A message
+    carries no locale of its own: the guild's chosen one, else ``default_locale``, is used.
     """
     guild, user = message.guild, message.author
-    language = str(guild.preferred_locale.value).split("-")[0] if guild is not None else "en"
     return Command(
         "discord",
         str(guild.id) if guild is not None else "dm",
@@ -121,7 +126,7 @@ def command_of(message: discord.Message, text: str, *, thread: str, roles: bool 
         text,
         thread=thread,
         user_name=user.display_name,
-        locale=language,
+        locale=message_language(message, default_locale),
         request_id=str(message.id),
         roles=role_ids(user) if roles else frozenset(),
     )

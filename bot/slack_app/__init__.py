@@ -5,7 +5,8 @@ Modules: ``listeners`` (the Bolt app and every listener, with payload translator
 are generated), ``limits`` (Slack's tier table, the pacer and the paced web client),
 ``render`` (mrkdwn and Block Kit), ``server`` (HTTP and Socket Mode), ``verify``
 (request signatures), ``inbound`` (a signed payload's shape, checked before Bolt reads it),
-``user_groups`` (``ALLOWED_ROLES``) and ``ack`` (acknowledge first under a burst).
+``user_groups`` (``ALLOWED_ROLES``), ``user_locales`` (each user's language) and ``ack``
+(acknowledge first under a burst).
 """
 
 from __future__ import annotations

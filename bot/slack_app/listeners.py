@@ -3,7 +3,9 @@
 Listeners translate Slack payloads into a neutral :class:`~handlers.port.Command`,
 acknowledge within Slack's 3 seconds, then run the shared handler with a
 :class:`~bot.slack_app.reply.SlackReply`. One error handler turns our errors into
-a private message to the person who asked; no traceback reaches Slack.
+a private message to the person who asked; no traceback reaches Slack. Everything is
+said in the user's language (their Slack locale, looked up after the ack:
+:mod:`~bot.slack_app.user_locales`), else ``BOT_LOCALE``'s.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bot.slack_app.payloads import from_click, from_message, from_slash_command,
 from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, send_ephemeral
 from bot.slack_app.stream import SlackStreamer
 from bot.slack_app.user_groups import UserGroups
+from bot.slack_app.user_locales import UserLocales
 from bot.work import BackgroundWork
 from core.errors import BotError
 from core.messages import text
@@ -105,6 +108,7 @@ class SlackListeners:
         self._streamer = streamer
         self._client = client
         self._groups = UserGroups(client)
+        self._locales = UserLocales(client)
         self._work = BackgroundWork()
 
     def _start(
@@ -127,7 +131,7 @@ class SlackListeners:
             await work()
 
         async def on_error(exc: Exception) -> None:
-            await self.error(exc, body, respond)
+            await self.tell(exc, body, respond, look_up=True)
 
         self._work.start(after_ack, on_error)
 
@@ -137,6 +141,24 @@ class SlackListeners:
 
     def _reply(self, place: SlackPlace, respond: Respond | None = None) -> SlackReply:
         return SlackReply(self._client, place, self._streamer, respond)
+
+    async def _locale(self, team: str, user: str) -> str:
+        """The user's language (one ``users.info`` call an hour at most), else ``BOT_LOCALE``'s.
+
+        Called in the work after the ack: the lookup may take a Slack call.
+        """
+        return await self._locales.of(team, user) or self._services.locale
+
+    async def _in_language(self, place: SlackPlace, command: Command) -> tuple[SlackPlace, Command]:
+        """``place`` and ``command`` in the user's language."""
+        locale = await self._locale(place.team, place.user)
+        return replace(place, locale=locale), replace(command, locale=locale)
+
+    def _ack_locale(self, body: dict[str, Any]) -> str:
+        """The language for an acknowledgement: the user's if already known (no Slack call before an ack)."""
+        team, user = body.get("team_id"), body.get("user_id")
+        known = self._locales.known(team, user) if isinstance(team, str) and isinstance(user, str) else None
+        return known or self._services.locale
 
     async def _with_roles(self, command: Command) -> Command:
         """``command`` with the user's groups when ``ALLOWED_ROLES`` needs them; the registry checks.
@@ -157,13 +179,14 @@ class SlackListeners:
         name = body["command"].lstrip("/")
         thinking = policy(name).thinking_note
         if thinking:
-            await ack(response_type="ephemeral", text=text("thinking"))
+            await ack(response_type="ephemeral", text=text("thinking", self._ack_locale(body)))
         else:
             await ack()
 
         async def work() -> None:
             place, command = from_slash_command(body)
             try:
+                place, command = await self._in_language(place, command)
                 command = await self._with_roles(command)
                 await HANDLERS[name](command, self._reply(place, respond), self._services)
             finally:
@@ -187,6 +210,7 @@ class SlackListeners:
             if not await self._first_delivery(click_key(body)):
                 return
             place, command, request = from_click(body, action)
+            place, command = await self._in_language(place, command)
             command = await self._with_roles(command)
             await BOARD_CLICK(request, command, self._reply(place, respond), self._services)
 
@@ -233,11 +257,22 @@ class SlackListeners:
         if not await self._first_delivery(event_key(body)):
             return
         place, command = from_message(event, team=body["team_id"], conversation=conversation)
+        place, command = await self._in_language(place, command)
         command = await self._with_roles(command)
         await HANDLERS[MESSAGE_COMMAND](command, self._reply(place), self._services)
 
     async def error(self, error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
-        """The one place our errors become Slack messages: privately, to whoever asked."""
+        """Bolt's error handler: a listener itself failed, perhaps before its ack, so no Slack call
+        may delay that ack to learn the user's language."""
+        await self.tell(error, body, respond, look_up=False)
+
+    async def tell(
+        self, error: Exception, body: dict[str, Any], respond: Respond | None = None, *, look_up: bool
+    ) -> None:
+        """The one place our errors become Slack messages: privately, to whoever asked, in their language.
+
+        ``look_up``: the ack is out, so the language may be asked of Slack if it is not known yet.
+        """
         if unexpected(error):
             _log.error("listener failed", exc_info=error)
         else:
@@ -245,8 +280,12 @@ class SlackListeners:
         place = place_of(body)
         if place is None:
             return
+        if look_up:
+            locale = await self._locale(place.team, place.user)
+        else:
+            locale = self._locales.known(place.team, place.user) or self._services.locale
         try:
-            await send_ephemeral(self._client, place, user_message(error, place.locale), respond)
+            await send_ephemeral(self._client, place, user_message(error, locale), respond)
         except BotError as failed:  # Slack itself is failing: the log is all that is left
             _log.warning("could not tell %s about an error: %s", place.user, failed)
 

@@ -1,5 +1,12 @@
 """Slack text and Block Kit: Markdown to mrkdwn, ping-proofing, and the game board.
 
+Old mrkdwn only sees ``*bold*`` or ``~strike~`` whose marks sit next to a space or
+punctuation, so emphasis next to Japanese (CJK has no spaces) shows its asterisks.
+Where our own messages use emphasis (the game board), they are a ``markdown`` block,
+which Slack renders as standard Markdown whatever the script. Captions, progress lines
+and private notes carry no emphasis, so they stay escaped mrkdwn text: a file's
+comment has no Markdown field, and a mention (``<@U…>``) needs mrkdwn.
+
 Model output never pings: in mrkdwn ``&``, ``<`` and ``>`` are escaped as Slack
 asks, so ``<!channel>`` or ``<@U…>`` cannot form; in Markdown (the native
 stream) a word joiner goes between ``<`` and ``!@#``; and in both a word
@@ -34,6 +41,7 @@ JOINER = "\u2060"
 _FENCE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
 _BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_MARKDOWN_SYNTAX = re.compile(r"[\\`*_~\[\]<>#]")
 
 _URL_CHAR = r"[^\s()<>\[\]{}|\\^`\"']"
 _URL_BODY = rf"(?:{_URL_CHAR}|\({_URL_CHAR}{{0,256}}\))"
@@ -173,17 +181,28 @@ def _decided_by_next(char: str, following: str) -> bool:
     return (char == "]" and following in "(:") or (char == "!" and following == "[")
 
 
+def escape_markdown(raw: str) -> str:
+    """``raw`` shown as it is in a ``markdown`` block: no emphasis, link, heading or ping forms."""
+    return _MARKDOWN_SYNTAX.sub(lambda m: "\\" + m[0], defuse_markdown(raw))
+
+
+def board_markdown(view: GameView, locale: str = "en") -> str:
+    """The board's text as Markdown: the round's result in bold, each line a paragraph of its own."""
+    lines = [escape_markdown(line) for line in describe(view, locale).split("\n")]
+    if view.played is not None:  # describe() opens with the round's result
+        lines[0] = f"**{lines[0]}**"
+    return "\n\n".join(lines)
+
+
 def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str, Any]]:
-    """The board: opponent picture, the round's result and HP, then moves or a replay button."""
+    """The board: opponent picture, the round's result and HP (a markdown block), then the buttons."""
     blocks: list[dict[str, Any]] = []
     opponent = view.game.opponent
     if opponent.image_ref:
         blocks.append(
             {"type": "image", "slack_file": {"id": opponent.image_ref}, "alt_text": opponent.name[:2000]}
         )
-    blocks.append(
-        {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(describe(view, locale))}}
-    )
+    blocks.append({"type": "markdown", "text": board_markdown(view, locale)})
     game_id = view.game.game_id
     if view.finished:
         again = BoardButton(None, game_id, 0, owner)
