@@ -25,7 +25,7 @@ from core.ai import AIService, DisabledAI
 from core.errors import BotError
 from core.slots import Slots
 from core.store import open_store
-from handlers.port import AIPort, JankenRules, Limits, Moderation, Services
+from handlers.port import Accounting, AIPort, JankenRules, Limits, Moderation, Services
 
 _log = logging.getLogger("bot")
 PLATFORMS = ("console", "slack", "discord")
@@ -72,6 +72,7 @@ async def open_ai(settings: Settings) -> AsyncIterator[AIPort]:
             client,
             chat_model=settings.openai_chat_model,
             image_model=settings.openai_image_model,
+            transcribe_model=settings.openai_transcribe_model,
             system_prompt=settings.system_prompt,
         )
 
@@ -100,6 +101,7 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
             janken=JankenRules(hp=settings.janken_hp, mercy=settings.janken_mercy),
             history_turns=settings.history_turns,
             limits=limits_of(settings),
+            accounting=Accounting(history_keep=settings.history_days * 86400.0, prices=settings.openai_prices),
             openai_slots=Slots(settings.openai_max_concurrency),
             locale=settings.bot_locale,
         )

@@ -14,7 +14,9 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
+from core.ai import TRANSCRIBE_MODEL
 from core.messages import LANGUAGES
+from core.pricing import Price, parse_prices
 from core.store.factory import SCHEMES
 from core.store.redaction import redacted
 
@@ -44,6 +46,7 @@ class Settings:
     openai_base_url: str | None = None
     openai_chat_model: str = "gpt-5.4-mini"
     openai_image_model: str = "gpt-image-2"
+    openai_transcribe_model: str = TRANSCRIBE_MODEL
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     openai_timeout: float = 60.0
     openai_max_retries: int = 2
@@ -63,6 +66,9 @@ class Settings:
     janken_mercy: bool = False
     history_turns: int = 20
     conversation_ttl_hours: int = 168
+    history_days: int = 30
+    openai_prices: Mapping[str, Price] = field(default_factory=dict)
+    """Dollars per million tokens in and out, or per image, by model (``OPENAI_PRICES``); no default."""
     quota_ask_per_day: int = 0
     quota_draw_per_day: int = 0
     quota_ttl_hours: int = 48
@@ -101,6 +107,7 @@ class Settings:
             openai_base_url=_parsed("OPENAI_BASE_URL", get("OPENAI_BASE_URL"), _base_url, None),
             openai_chat_model=get("OPENAI_CHAT_MODEL") or cls.openai_chat_model,
             openai_image_model=get("OPENAI_IMAGE_MODEL") or cls.openai_image_model,
+            openai_transcribe_model=get("OPENAI_TRANSCRIBE_MODEL") or cls.openai_transcribe_model,
             system_prompt=get("SYSTEM_PROMPT") or cls.system_prompt,
             openai_timeout=_parsed(
                 "OPENAI_TIMEOUT", get("OPENAI_TIMEOUT"), _positive_float, cls.openai_timeout
@@ -127,6 +134,8 @@ class Settings:
             conversation_ttl_hours=_parsed(
                 "CONVERSATION_TTL_HOURS", get("CONVERSATION_TTL_HOURS"), _count, cls.conversation_ttl_hours
             ),
+            history_days=_parsed("HISTORY_DAYS", get("HISTORY_DAYS"), _positive_int, cls.history_days),
+            openai_prices=_parsed("OPENAI_PRICES", get("OPENAI_PRICES"), parse_prices, {}),
             quota_ask_per_day=_parsed("QUOTA_ASK_PER_DAY", get("QUOTA_ASK_PER_DAY"), _count, 0),
             quota_draw_per_day=_parsed("QUOTA_DRAW_PER_DAY", get("QUOTA_DRAW_PER_DAY"), _count, 0),
             quota_ttl_hours=_parsed("QUOTA_TTL_HOURS", get("QUOTA_TTL_HOURS"), _day_or_more, cls.quota_ttl_hours),

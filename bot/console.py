@@ -15,17 +15,20 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from bot.terminal_text import ControlStripper, strip_controls
 from core.ai import GeneratedImage
+from core.audio import audio_too_large
+from core.errors import UserInputError
 from core.messages import text
 from handlers.failures import unexpected, user_message
 from handlers.janken_text import describe
-from handlers.port import Command, GameView, Services
-from handlers.registry import HANDLERS
+from handlers.port import Command, GameView, PageButton, Services
+from handlers.registry import HANDLERS, TRANSCRIBE
+from handlers.transcribe import TranscribeRequest
 
 _log = logging.getLogger(__name__)
 THREAD = "console"
@@ -50,6 +53,12 @@ class ConsoleReply:
 
     async def send_private(self, text: str) -> None:
         self._print(text)
+
+    async def send_private_page(self, message: str, buttons: Sequence[PageButton]) -> None:
+        """No buttons in a terminal: each is shown as the command that does the same."""
+        self._print(message)
+        for button in buttons:
+            self._print(text("button_typed", self._locale, label=button.label, typed=button.typed))
 
     async def start_thread(self, title: str) -> str:
         return THREAD
@@ -90,8 +99,14 @@ class ConsoleReply:
         return str(path)
 
     async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
-        """Print the board; the console has no buttons, so every board is the one ``THREAD``."""
+        """Print the board and save its battle card; the console has no buttons, so every board
+        is the one ``THREAD``."""
         self._print(describe(view, self._locale))
+        if view.card:
+            self._images_dir.mkdir(parents=True, exist_ok=True)
+            path = self._images_dir / f"janken-{view.game.game_id}-{view.game.rounds_played}.png"
+            await asyncio.to_thread(path.write_bytes, view.card)
+            self._print(text("card_saved", self._locale, path=path))
         return THREAD
 
     @contextlib.asynccontextmanager
@@ -124,7 +139,9 @@ async def run(
         )
         handler = HANDLERS.get(name.removeprefix("/").lower()) if name.startswith("/") else None
         try:
-            if handler is None:
+            if name.lower() == "/transcribe":
+                await TRANSCRIBE(local_audio(rest), command, reply, services)
+            elif handler is None:
                 await reply.send_private(text("unknown_command", command.locale, command=name))
             else:
                 await handler(command, reply, services)
@@ -133,6 +150,36 @@ async def run(
                 _log.error("command %r failed", name, exc_info=exc)
             if exc is not reply.told:
                 await reply.send_private(user_message(exc, command.locale))
+
+
+def local_audio(raw: str) -> TranscribeRequest:
+    """``/transcribe <path>``: a local file, its size checked before it is read."""
+    if not raw.strip():
+        raise UserInputError("usage_transcribe")
+    path = Path(raw.strip().strip("\"'")).expanduser()
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError:
+        size = None
+    if size is None:
+        raise UserInputError("no_such_file", path=str(path))
+
+    async def fetch(max_bytes: int) -> bytes:
+        return await asyncio.to_thread(_read_limited, path, max_bytes)
+
+    return TranscribeRequest(path.name, None, size, fetch)
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file, if it holds at most ``max_bytes`` (it may have grown since it was checked)."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise UserInputError("no_such_file", path=str(path)) from exc
+    if len(data) > max_bytes:
+        raise audio_too_large(max_bytes)
+    return data
 
 
 def _lines_of(stdin: TextIO) -> asyncio.Queue[str | None]:

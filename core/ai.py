@@ -68,6 +68,15 @@ class GeneratedImage:
         return f"{stem}.{self.extension}"
 
 
+@dataclass
+class TokenMeter:
+    """The tokens one streamed answer used, filled from the stream's last chunk (``include_usage``);
+    zeros when the server reports none."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
 class AIService:
     """Chat, image generation and transcription over one ``AsyncOpenAI`` client."""
 
@@ -91,17 +100,31 @@ class AIService:
     def check(self) -> None:
         """Raise :class:`NotConfigured` if this service cannot work (this one always can)."""
 
-    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]:
-        """Yield the answer to ``question`` as text deltas, in order, given the earlier turns."""
+    @property
+    def chat_model(self) -> str:
+        return self._chat_model
+
+    @property
+    def image_model(self) -> str:
+        return self._image_model
+
+    async def stream_answer(
+        self, history: Sequence[Turn], question: str, meter: TokenMeter | None = None
+    ) -> AsyncGenerator[str, None]:
+        """Yield the answer to ``question`` as text deltas, in order, given the earlier turns;
+        the tokens it used go on ``meter`` once the stream reports them (at its end)."""
         messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": self._system_prompt}]
         messages += [_message(turn) for turn in history]
         messages.append({"role": "user", "content": question})
         with _converted_errors():
             async with self._client.chat.completions.with_streaming_response.create(
-                model=self._chat_model, messages=messages, stream=True
+                model=self._chat_model,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
             ) as response:
                 async for line in response.iter_lines():
-                    for delta in _deltas(line):
+                    for delta in _deltas(line, meter):
                         yield delta
 
     async def flagged(self, text: str) -> bool:
@@ -151,7 +174,11 @@ class DisabledAI:
     def check(self) -> None:
         raise NotConfigured("no_openai_key")
 
-    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]:
+    chat_model = image_model = ""
+
+    async def stream_answer(
+        self, history: Sequence[Turn], question: str, meter: TokenMeter | None = None
+    ) -> AsyncGenerator[str, None]:
         raise NotConfigured("no_openai_key")
         yield ""  # pragma: no cover - makes this an async generator like the real one
 
@@ -241,7 +268,7 @@ def _stream_failure(code: object, message: object) -> BotError:
     return Unavailable("ai_unavailable")
 
 
-def _deltas(line: str) -> list[str]:
+def _deltas(line: str, meter: TokenMeter | None = None) -> list[str]:
     """The text in one server-sent event line of a chat stream.
 
     Parsed with ``json`` rather than the SDK's typed chunks: under load, building
@@ -253,6 +280,9 @@ def _deltas(line: str) -> list[str]:
     if "error" in data:
         error = data["error"] if isinstance(data["error"], dict) else {"message": data["error"]}
         raise _stream_failure(error.get("code"), error.get("message"))
+    if meter is not None and isinstance(usage := data.get("usage"), dict):
+        meter.tokens_in = int(usage.get("prompt_tokens") or 0)
+        meter.tokens_out = int(usage.get("completion_tokens") or 0)
     deltas = []
     for choice in data.get("choices") or ():
         if content := (choice.get("delta") or {}).get("content"):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from core.ai import TokenMeter
 from core.conversation import Turn, conversation_key, recent, stored
 from core.errors import UpstreamError
-from handlers import admission
+from core.store.history import Usage
+from handlers import admission, logbook
 from handlers.port import AskRequest, Command, Reply, Services
 from handlers.text_input import checked
 
@@ -74,9 +76,10 @@ async def _converse(
     linked to it, so a reply to any of them continues the conversation.
     """
     history = recent(await services.store.load_history(continued)) if continued else []
+    meter = TokenMeter()
     async with (
         admission.spending("ask", question, command, reply, services) as openai_slot,
-        contextlib.aclosing(services.ai.stream_answer(history, question)) as deltas,
+        contextlib.aclosing(services.ai.stream_answer(history, question, meter)) as deltas,
     ):
         first = await anext(deltas, None)
         if first is None:
@@ -98,3 +101,12 @@ async def _converse(
     )
     for ref in refs:
         await services.store.link_answer(ref, conversation)
+    await logbook.record(
+        command,
+        services,
+        "ask",
+        prompt=question,
+        answer=turns[1].content,
+        model=services.ai.chat_model,
+        usage=Usage(meter.tokens_in, meter.tokens_out),
+    )

@@ -7,7 +7,8 @@ from typing import cast
 from core.ai import IMAGE_SIZES, Quality
 from core.errors import UserInputError
 from core.messages import text
-from handlers import admission
+from core.store.history import Usage
+from handlers import admission, logbook
 from handlers.port import Command, DrawRequest, Reply, Services
 from handlers.text_input import checked, shown
 
@@ -64,4 +65,13 @@ async def draw(request: DrawRequest, command: Command, reply: Reply, services: S
             image = await services.ai.generate_image(
                 request.prompt, size=request.size, quality=request.quality
             )
-        await reply.post_image(image, text("image_caption", command.locale, prompt=shown(request.prompt)))
+        ref = await reply.post_image(image, text("image_caption", command.locale, prompt=shown(request.prompt)))
+        await logbook.record(
+            command,
+            services,
+            "draw",
+            prompt=request.prompt,
+            answer=ref,
+            model=services.ai.image_model,
+            usage=Usage(images=1),
+        )

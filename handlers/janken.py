@@ -9,7 +9,8 @@ from core.errors import UserInputError
 from core.janken import Game, Move, Opponent, Round, StaleMove
 from core.messages import text
 from core.store import BoardLink
-from handlers import admission
+from core.store.history import Measure, Usage
+from handlers import admission, janken_card, logbook
 from handlers.port import Board, Command, GameView, JankenRequest, Reply, Services
 from handlers.text_input import checked, shown
 
@@ -18,7 +19,9 @@ STICKER_STYLE = (
     "plain white background, no words or letters"
 )
 NAME_CHARS = 40
-SUBCOMMANDS = ("stats", "quit")
+SUBCOMMANDS = ("stats", "quit", "top")
+TOP_PLAYERS = 10
+TOP_TITLES: dict[Measure, str] = {"games_won": "top_won", "best_streak": "top_streak"}
 
 
 def parse(command: Command) -> JankenRequest:
@@ -52,6 +55,8 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
     elif request.action == "stats":
         stats = await services.store.get_stats(command.player)
         await reply.send_private(text("stats", command.locale, **vars(stats)))
+    elif request.action == "top":
+        await reply.send_private(await leaderboard(command, services))
     elif request.action == "quit":
         ended = await services.store.end_game(command.player)
         if ended is None:
@@ -60,6 +65,21 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
             await reply.post_text(text("game_quit", command.locale, opponent=ended.opponent.name))
     else:
         await show(command, reply, services)
+
+
+async def leaderboard(command: Command, services: Services) -> str:
+    """The workspace's best players by games won and by best streak, one list after the other."""
+    sections = []
+    for by, title in TOP_TITLES.items():
+        rows = await services.store.top_players(command.platform, command.workspace, by=by, limit=TOP_PLAYERS)
+        lines = [text(title, command.locale)]
+        for rank, (player, stats) in enumerate(rows, 1):
+            name = command.display_name if player == command.player else player.user
+            lines.append(text("top_row", command.locale, rank=rank, name=name, value=getattr(stats, by)))
+        if not rows:
+            lines.append(text("top_empty", command.locale))
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
 
 
 async def _click(
@@ -142,6 +162,17 @@ async def play(
         return
     view = GameView(command.display_name, played.game, played=played.round, finished=played.game.over)
     await _show(view, command, reply, services, edit=board is not None and board.game_id == view.game.game_id)
+    if played.game.over:
+        await _log_game(played.game, command, services)
+
+
+async def _log_game(game: Game, command: Command, services: Services) -> None:
+    """Log a finished game: the opponent as the prompt, the result as the answer."""
+    result = "history_game_won" if game.opponent_hp <= 0 else "history_game_lost"
+    answer = text(result, command.locale, player_hp=game.player_hp, opponent_hp=game.opponent_hp)
+    model = services.ai.image_model if game.opponent.image_ref else ""
+    prompt = game.opponent.description or game.opponent.name
+    await logbook.record(command, services, "janken", prompt=prompt, answer=answer, model=model)
 
 
 async def _refresh(
@@ -163,7 +194,9 @@ async def _refresh(
 async def _show(
     view: GameView, command: Command, reply: Reply, services: Services, *, edit: bool = False
 ) -> None:
-    """Show a board and link it to the game it shows, so a later click on it can be checked."""
+    """Show a board (with its battle card) and link it to the game it shows, so a later click
+    on it can be checked."""
+    view = await janken_card.with_card(view, command.locale)
     ref = await reply.show_game(view, edit_clicked=edit)
     key = _board_key(command, ref)
     await services.store.link_board(key, command.player, view.game.game_id, view.game.opponent)
@@ -189,6 +222,8 @@ async def start_character(description: str, command: Command, reply: Reply, serv
             )
         name = shown(description, NAME_CHARS)
         image_ref = await reply.post_image(image, name)
+        await logbook.add_usage(command, services, Usage(images=1))
+    janken_card.SHELF.keep(image_ref, image.data)
     await start(Opponent(name, description, image_ref), command, reply, services)
 
 

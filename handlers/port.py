@@ -12,10 +12,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from core.ai import GeneratedImage, Quality
+from core.ai import GeneratedImage, Quality, TokenMeter
 from core.audio import Transcript
 from core.conversation import Turn
 from core.janken import Game, Move, RandomSource, Round
+from core.pricing import Prices
 from core.slots import Slots
 from core.store import PlayerKey, Store
 
@@ -60,7 +61,7 @@ class DrawRequest:
     quality: Quality = "medium"
 
 
-JankenAction = Literal["show", "play", "start", "stats", "quit", "again"]
+JankenAction = Literal["show", "play", "start", "stats", "quit", "again", "top"]
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,34 @@ class GameView:
     game: Game
     played: Round | None = None
     finished: bool = False
+    card: bytes | None = field(default=None, repr=False, compare=False)
+    """The battle card (PNG, :mod:`handlers.janken_card`) the board shows, when it has one."""
+
+
+@dataclass(frozen=True)
+class PageButton:
+    """A button under a private message: ``code`` is what a click carries back
+    (:mod:`handlers.history_buttons`); ``typed`` the text command that does the same."""
+
+    label: str
+    code: str
+    typed: str
 
 
 class AIPort(Protocol):
     """The slice of :class:`core.ai.AIService` handlers use."""
 
+    @property
+    def chat_model(self) -> str: ...
+
+    @property
+    def image_model(self) -> str: ...
+
     def check(self) -> None: ...
 
-    def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]: ...
+    def stream_answer(
+        self, history: Sequence[Turn], question: str, meter: TokenMeter | None = None
+    ) -> AsyncGenerator[str, None]: ...
 
     async def generate_image(self, prompt: str, *, size: str, quality: Quality) -> GeneratedImage: ...
 
@@ -121,6 +142,10 @@ class Reply(Protocol):
 
     async def send_private(self, text: str) -> None:
         """Show a message only to the user who sent the command."""
+
+    async def send_private_page(self, text: str, buttons: Sequence[PageButton]) -> None:
+        """Show ``text`` only to the user, with ``buttons`` under it (a platform without buttons
+        shows each button's :attr:`PageButton.typed` command instead)."""
 
     async def start_thread(self, title: str) -> str:
         """Post ``title`` as the root of a new thread and return the thread's id."""
@@ -177,6 +202,15 @@ class Limits:
     """Role / user group ids whose members may use commands; empty = everyone."""
 
 
+@dataclass(frozen=True)
+class Accounting:
+    """How long the command log keeps entries (``HISTORY_DAYS``) and what usage costs (``OPENAI_PRICES``)."""
+
+    history_keep: float = 30 * 24 * 3600.0
+    """Seconds an entry of the command log is kept."""
+    prices: Prices = field(default_factory=dict)
+
+
 @dataclass
 class Services:
     """Everything handlers call, built once by the composition root."""
@@ -190,6 +224,7 @@ class Services:
     limits: Limits = field(default_factory=Limits)
     openai_slots: Slots = field(default_factory=Slots)
     """How many OpenAI calls this process makes at once (``OPENAI_MAX_CONCURRENCY``)."""
+    accounting: Accounting = field(default_factory=Accounting)
     locale: str = "en"
     """The language for a user whose platform does not say theirs (``BOT_LOCALE``); adapters fill
     :attr:`Command.locale` with the user's own where they can."""

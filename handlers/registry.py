@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from handlers import allowlist, ask, draw, help, janken
+from handlers import allowlist, ask, draw, help, history, janken, transcribe, usage
 from handlers.port import Command, JankenRequest, Reply, Services
 
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
 ClickHandler = Callable[[JankenRequest, Command, Reply, Services], Awaitable[None]]
 ReplyHandler = Callable[[str, Command, Reply, Services], Awaitable[bool]]
+CodeHandler = Callable[[str, Command, Reply, Services], Awaitable[None]]
+TranscribeHandler = Callable[[transcribe.TranscribeRequest, Command, Reply, Services], Awaitable[None]]
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -46,6 +48,8 @@ HANDLERS: dict[str, Handler] = {
     "draw": _admitted(draw.handle),
     "janken": _admitted(janken.handle),
     "help": _admitted(help.handle),
+    "usage": _admitted(usage.handle),
+    "history": _admitted(history.handle),
 }
 
 
@@ -65,6 +69,10 @@ ANSWER_REPLY: ReplyHandler = _admitted(ask.follow_up)
 """What a reply to one of the bot's answer messages runs, given that message's ref (Discord)."""
 BOARD_CLICK: ClickHandler = _admitted(janken.run)
 """What a button on a game board runs."""
+HISTORY_CLICK: CodeHandler = _admitted(history.click)
+"""What a button under a /history page runs, given the code it carries."""
+TRANSCRIBE: TranscribeHandler = _admitted(transcribe.transcribe)
+"""What Transcribe on a message (or ``/transcribe`` in the console) runs, given the audio file."""
 
 
 def policy(name: str) -> Policy:

@@ -23,7 +23,8 @@ from core.store import PlayerKey
 from core.store.memory import MemoryStore
 from handlers import allowlist
 from handlers.port import Board, Command, JankenRequest, Limits, Services
-from handlers.registry import ANSWER_REPLY, BOARD_CLICK, HANDLERS
+from handlers.registry import ANSWER_REPLY, BOARD_CLICK, HANDLERS, TRANSCRIBE
+from handlers.transcribe import TranscribeRequest
 from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import APPLICATION_ID, CALLBACK, CHANNEL_ID, EDIT_ORIGINAL, GUILD_ID
@@ -121,7 +122,15 @@ async def test_every_registered_handler_refuses_before_doing_anything(
         await BOARD_CLICK(click, command(), reply, closed)
     with pytest.raises(NotPermitted):
         await ANSWER_REPLY("C1:1.1", command(), reply, closed)
-    assert reply.kinds() == [] and fake_openai.requests == []
+    fetched: list[int] = []
+
+    async def fetch(limit: int) -> bytes:
+        fetched.append(limit)
+        return b"RIFF"
+
+    with pytest.raises(NotPermitted):
+        await TRANSCRIBE(TranscribeRequest("memo.wav", "audio/wav", 4, fetch), command(), reply, closed)
+    assert reply.kinds() == [] and fake_openai.requests == [] and fetched == []
     assert isinstance(closed.store, MemoryStore) and untouched(closed.store)
 
 

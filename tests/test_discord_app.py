@@ -52,7 +52,7 @@ async def bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Running]:
 
 async def test_the_commands_are_synced_with_their_options_installs_and_contexts(bot: Running) -> None:
     synced = {c["name"]: c for c in bot.discord.calls_to(PUT_GUILD_COMMANDS)[-1].json}
-    assert set(synced) == {"ask", "draw", "janken"}
+    assert set(synced) == {"ask", "draw", "janken", "usage", "history", "Transcribe"}
     for command in synced.values():
         assert sorted(command["integration_types"]) == [0, 1] and sorted(command["contexts"]) == [0, 1, 2]
     draw = {o["name"]: o for o in synced["draw"]["options"]}

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from core import errors
-from core.ai import GeneratedImage, Quality
+from core.ai import GeneratedImage, Quality, TokenMeter
 from core.conversation import Turn
 from core.errors import BotError, UserInputError
 from core.janken import Move
@@ -78,12 +78,16 @@ class FakeAI:
 
     mode: str = "ok"
     calls: list[str] = field(default_factory=list)
+    chat_model: str = "fake-chat"
+    image_model: str = "fake-image"
 
     def check(self) -> None:
         if self.mode == "off":
             raise errors.NotConfigured("no_openai_key")
 
-    async def stream_answer(self, history: Sequence[Turn], question: str) -> AsyncGenerator[str, None]:
+    async def stream_answer(
+        self, history: Sequence[Turn], question: str, meter: TokenMeter | None = None
+    ) -> AsyncGenerator[str, None]:
         self.calls.append("chat")
         if self.mode in AI_FAILURES:
             raise AI_FAILURES[self.mode]

@@ -291,7 +291,7 @@ async def test_players_have_separate_games(services: Services) -> None:
 
 
 def test_every_command_has_a_handler() -> None:
-    assert set(HANDLERS) == {"ask", "draw", "janken", "help"}
+    assert set(HANDLERS) == {"ask", "draw", "janken", "help", "usage", "history"}
     assert janken.parse(cmd("")).action == "show"
 
 

@@ -261,6 +261,8 @@ async def test_the_synced_commands_carry_japanese_descriptions_and_choice_names(
 ) -> None:
     async with discord_bot(monkeypatch) as (_, fake):
         synced = {c["name"]: c for c in fake.calls_to(PUT_GUILD_COMMANDS)[-1].json}
+    menu = synced.pop("Transcribe")  # a message context menu: no description, its name translated
+    assert menu["type"] == 3 and menu["name_localizations"] == {"ja": ja.MESSAGES["command_transcribe"]}
     for name, command in synced.items():
         assert command["description"] == en.MESSAGES[f"command_{name}"]
         assert command["description_localizations"] == {"ja": ja.MESSAGES[f"command_{name}"]}

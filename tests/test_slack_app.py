@@ -421,7 +421,8 @@ async def test_a_click_on_a_board_the_bot_never_linked_posts_the_game_anew(bot: 
     assert bot.slack.calls_to("chat.update") == []
     assert (await bot.store.get_game(_player("U1"))).rounds_played == 0  # type: ignore[union-attr]
     newest = bot.slack.calls_to("chat.postMessage")[-1].args
-    assert newest["channel"] == "C1" and json.dumps(newest["blocks"]) == json.dumps(board.blocks)
+    assert newest["channel"] == "C1" and json.dumps(newest["blocks"][1:]) == json.dumps(board.blocks[1:])
+    assert newest["blocks"][0]["type"] == board.blocks[0]["type"] == "image"  # each board its own card
 
 
 async def test_after_play_again_the_same_board_plays_the_new_game(bot: SlackBot) -> None:
@@ -446,14 +447,18 @@ async def test_play_again_against_a_drawn_character_reads_it_from_the_store(bot:
     game = await bot.store.get_game(_player("U1"))
     assert game is not None and game.rounds_played == 0 and game.opponent.name == "a grumpy cat wizard"
     shown = bot.slack.messages[(board.channel, board.ts)].blocks
-    assert shown[0]["type"] == "image" and shown[0]["slack_file"] == board.blocks[0]["slack_file"]
+    assert shown[0]["type"] == "image" and "a grumpy cat wizard" in shown[0]["alt_text"]  # a new card
+    assert shown[0]["slack_file"] != board.blocks[0]["slack_file"]
 
 
 async def test_janken_against_a_drawn_character_shows_its_picture(bot: SlackBot) -> None:
     await bot.send.slash("/janken", "a grumpy cat wizard")
     board = (await until(lambda: [b for b in boards(bot) if b.blocks[0]["type"] == "image"]))[0]
-    file_id = board.blocks[0]["slack_file"]["id"]
-    assert file_id in bot.slack.uploaded and bot.slack.uploaded[file_id].data == bot.openai.image
+    uploads = bot.slack.uploaded
+    [picture] = [m for m in bot.slack.messages.values() if m.files]  # the drawing, shared in the channel
+    assert [uploads[f].data for f in picture.files] == [bot.openai.image]
+    card = uploads[board.blocks[0]["slack_file"]["id"]]  # the board shows the battle card, drawn on it
+    assert card.channel_id is None and card.data.startswith(b"\x89PNG") and card.data != bot.openai.image
 
 
 async def test_text_moves_and_stats_work_in_slack(bot: SlackBot) -> None:

@@ -21,7 +21,8 @@ import discord
 from discord import app_commands
 
 from bot.discord_app import commands
-from bot.discord_app.buttons import JankenButton
+from bot.discord_app import transcribe as transcription
+from bot.discord_app.buttons import HistoryButton, JankenButton
 from bot.discord_app.languages import CatalogueTranslator, interaction_language
 from bot.discord_app.live import DiscordPacer
 from bot.discord_app.messages import AnswerReplies
@@ -34,7 +35,7 @@ from core.store.base import DELIVERY_TTL
 from handlers import allowlist, janken_board
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Reply, Services
-from handlers.registry import BOARD_CLICK
+from handlers.registry import BOARD_CLICK, HISTORY_CLICK, TRANSCRIBE
 
 _log = logging.getLogger(__name__)
 Handler = Callable[[Command, Reply, Services], Awaitable[None]]
@@ -72,11 +73,11 @@ class DiscordApp(discord.AutoShardedClient):
         self.tree: app_commands.CommandTree[DiscordApp] = app_commands.CommandTree(self)
         self.tree.on_error = self._tree_error  # type: ignore[method-assign]
         self.tree.interaction_check = self.first_delivery  # type: ignore[method-assign]
-        commands.register(self.tree, self.run_command)  # type: ignore[arg-type]
+        commands.register(self.tree, self.run_command, self.transcribe_message)  # type: ignore[arg-type]
 
     async def setup_hook(self) -> None:
         """Route board buttons (before any click arrives) and sync the commands, localized."""
-        self.add_dynamic_items(JankenButton)
+        self.add_dynamic_items(JankenButton, HistoryButton)
         await self.tree.set_translator(CatalogueTranslator())
         if self._guild is not None:  # instant, for development
             self.tree.copy_global_to(guild=self._guild)
@@ -98,6 +99,18 @@ class DiscordApp(discord.AutoShardedClient):
         await interaction.response.defer(thinking=True)
         self._start(interaction, handler)
 
+    async def transcribe_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The Transcribe context menu: the message's audio, transcribed in a reply to it."""
+        if not await self._admitted(interaction):
+            return
+        await interaction.response.defer(thinking=True)
+        hosts = transcription.file_hosts(discord.http.Route.BASE)
+
+        async def transcribe(command: Command, reply: Reply, services: Services) -> None:
+            await TRANSCRIBE(transcription.audio_of(message, hosts), command, reply, services)
+
+        self._start(interaction, transcribe, reply_to=message)
+
     async def board_click(self, interaction: discord.Interaction, code: str) -> None:
         """A board button: one round (or one new game) per click, on the board that was clicked."""
         if not await self.first_delivery(interaction):
@@ -108,6 +121,17 @@ class DiscordApp(discord.AutoShardedClient):
             message = interaction.message
             ref = board_ref(message.channel.id, message.id) if message is not None else ""
             await BOARD_CLICK(janken_board.clicked(code, ref), command, reply, services)
+
+        self._start(interaction, click)
+
+    async def page_click(self, interaction: discord.Interaction, code: str) -> None:
+        """A button under a private /history page: the page it asks for comes as a new private message."""
+        if not await self.first_delivery(interaction):
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+        async def click(command: Command, reply: Reply, services: Services) -> None:
+            await HISTORY_CLICK(code, command, reply, services)
 
         self._start(interaction, click)
 
@@ -150,15 +174,19 @@ class DiscordApp(discord.AutoShardedClient):
         roles, locale = bool(self._services.limits.allowed_roles), self._services.locale
         return command_of(interaction, roles=roles, default_locale=locale)
 
-    def _start(self, interaction: discord.Interaction, handler: Handler) -> None:
+    def _start(
+        self, interaction: discord.Interaction, handler: Handler, reply_to: discord.Message | None = None
+    ) -> None:
+        """Run ``handler`` after the ack; with ``reply_to``, its text goes as replies to that message."""
         outlet = Outlet(interaction, clock=self._clock)
         locale = interaction_language(interaction, self._services.locale)
 
         async def work() -> None:
+            reply: Reply = DiscordReply(outlet, self._pacer, locale)
+            if reply_to is not None:
+                reply = transcription.ReplyToMessage(reply_to, outlet, reply, locale)
             try:
-                await handler(
-                    self._command(interaction), DiscordReply(outlet, self._pacer, locale), self._services
-                )
+                await handler(self._command(interaction), reply, self._services)
             finally:
                 await outlet.tidy()
 

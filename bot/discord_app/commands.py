@@ -17,13 +17,16 @@ from discord import app_commands
 from bot.discord_app.languages import localized
 from core.errors import UserInputError
 from core.janken import Move
-from handlers import ask, draw, janken
+from handlers import ask, draw, history, janken, usage
 from handlers.port import AskRequest, Command, JankenRequest, Reply, Services
 from handlers.text_input import MAX_INPUT_CHARS, checked
 
 Run = Callable[[discord.Interaction, Callable[[Command, Reply, Services], Awaitable[None]]], Awaitable[None]]
 """How a command's work is started: the app defers, translates and runs it (see DiscordApp.run)."""
-ACTIONS = ("stats", "quit")
+OnMessage = Callable[[discord.Interaction, discord.Message], Awaitable[None]]
+"""How a message command (the Transcribe context menu) is started (see DiscordApp.transcribe_message)."""
+ACTIONS = ("stats", "top", "quit")
+HISTORY_ACTIONS = ("clear", "confirm")
 
 
 def choices(*values: str) -> list[app_commands.Choice[str]]:
@@ -31,10 +34,16 @@ def choices(*values: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=localized(f"choice_{value}"), value=value) for value in values]
 
 
-def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
+def register(tree: app_commands.CommandTree[discord.Client], run: Run, transcribe: OnMessage) -> None:
     """Every application command, in one place."""
     installs = app_commands.allowed_installs(guilds=True, users=True)
     contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+
+    @tree.context_menu(name=localized("command_transcribe"))
+    @installs
+    @contexts
+    async def transcribe_command(interaction: discord.Interaction, message: discord.Message) -> None:
+        await transcribe(interaction, message)
 
     @tree.command(name="ask", description=localized("command_ask"))
     @app_commands.describe(question=localized("option_ask_question"))
@@ -90,13 +99,48 @@ def register(tree: app_commands.CommandTree[discord.Client], run: Run) -> None:
 
         await run(interaction, game)
 
+    @tree.command(name="usage", description=localized("command_usage"))
+    @installs
+    @contexts
+    async def usage_command(interaction: discord.Interaction) -> None:
+        await run(interaction, usage.handle)
+
+    @tree.command(name="history", description=localized("command_history"))
+    @app_commands.describe(
+        page=localized("option_history_page"),
+        entry=localized("option_history_entry"),
+        action=localized("option_history_action"),
+    )
+    @app_commands.choices(action=choices(*HISTORY_ACTIONS))
+    @installs
+    @contexts
+    async def history_command(
+        interaction: discord.Interaction,
+        page: app_commands.Range[int, 1, 1_000_000] = 1,
+        entry: app_commands.Range[int, 1, 1_000_000] | None = None,
+        action: str | None = None,
+    ) -> None:
+        async def log(command: Command, reply: Reply, services: Services) -> None:
+            await history.history(history_request(page, entry, action), command, reply, services)
+
+        await run(interaction, log)
+
+
+def history_request(page: int, entry: int | None, action: str | None) -> history.HistoryRequest:
+    """What ``/history``'s options ask for: clearing, else one entry, else a page."""
+    if action in HISTORY_ACTIONS:
+        return history.HistoryRequest(action)  # type: ignore[arg-type]
+    if entry is not None:
+        return history.HistoryRequest("entry", entry)
+    return history.HistoryRequest("page", page)
+
 
 def janken_request(move: str | None, character: str | None, action: str | None) -> JankenRequest:
     """What ``/janken``'s options ask for: an action, else a move, else a character, else the game."""
     if action == "stats":
         return JankenRequest("stats")
-    if action == "quit":
-        return JankenRequest("quit")
+    if action in ("quit", "top"):
+        return JankenRequest(action)  # type: ignore[arg-type]
     if move is not None:
         try:
             return JankenRequest("play", move=Move(move))

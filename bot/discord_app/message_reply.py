@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import discord
@@ -26,7 +26,7 @@ from bot.discord_app.reply import board_ref
 from bot.live_stream import LiveStream
 from core.ai import GeneratedImage
 from core.messages import text
-from handlers.port import GameView
+from handlers.port import GameView, PageButton
 
 _log = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class MessageReply:
         """No private message exists outside an interaction: a short reply, pinging no one."""
         await self._replies.send(message)
 
+    async def send_private_page(self, message: str, buttons: Sequence[PageButton]) -> None:
+        """A reply, as :meth:`send_private`; each button shown as the command that does the same."""
+        typed = [text("button_typed", self._locale, label=b.label, typed=b.typed) for b in buttons]
+        await self._replies.send("\n".join([message, *typed]))
+
     async def start_thread(self, title: str) -> str:
         """The replies are the thread: it is named after the message they answer."""
         return str(self._replies.message.id)
@@ -85,7 +90,10 @@ class MessageReply:
         """A new board: a message is no click, so there is no board to edit."""
         owner = str(self._replies.message.author.id)
         embed = render.game_embed(view, self._locale)
-        board = await self._replies.send(None, embed=embed, view=render.board(view, owner, self._locale))
+        buttons = render.board(view, owner, self._locale)
+        board = await self._replies.send(
+            None, embed=embed, view=buttons, files=render.card_files(view) or None
+        )
         return board_ref(board.channel.id, board.id)
 
     @contextlib.asynccontextmanager

@@ -70,15 +70,18 @@ class Outlet:
         edited = await message.edit(content=content, allowed_mentions=NO_PINGS, **fields)
         return edited or message
 
-    async def send_private(self, text: str) -> None:
-        """A message only the user who asked sees."""
+    async def send_private(self, text: str, view: discord.ui.View | None = None) -> None:
+        """A message only the user who asked sees (with ``view``'s buttons under it, if given)."""
+        fields: dict[str, Any] = {"view": view} if view is not None else {}
         if not self.interaction.response.is_done():
-            await self.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            await self.interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_PINGS, **fields
+            )
         elif self.expired():
             _log.warning("a private message came after the interaction's token expired; dropped")
         else:
             await self.tidy()  # a follow-up to a "thinking…" response would replace it, in public
-            await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS, **fields)
 
     def answered(self, message: discord.Message) -> None:
         self.answers.append(message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import discord
 
 from bot.discord_app.buttons import JankenButton
@@ -11,14 +13,28 @@ from handlers.janken_board import BoardButton, encode
 from handlers.janken_text import describe, move_label
 from handlers.port import GameView
 
+CARD_FILE = "card.png"
+"""The card's attachment name; the embed points at it, so every edit replaces it."""
+
 
 def game_embed(view: GameView, locale: str = "en") -> discord.Embed:
-    """The board: the opponent's picture (when drawn), the round's result and both HP lines."""
+    """The board: the battle card (else the opponent's picture, when drawn), the round's result
+    and both HP lines."""
     embed = discord.Embed(title=view.game.opponent.name, description=describe(view, locale))
     image = view.game.opponent.image_ref
-    if image and image.startswith("https://"):
+    drawn = bool(image and image.startswith("https://"))
+    if view.card:
+        embed.set_image(url=f"attachment://{CARD_FILE}")
+        if drawn:  # the card's art is lost on a restart; the drawing's own link is not
+            embed.set_thumbnail(url=image)
+    elif drawn:
         embed.set_image(url=image)
     return embed
+
+
+def card_files(view: GameView) -> list[discord.File]:
+    """The battle card as the attachment the embed shows (none if the view has no card)."""
+    return [discord.File(io.BytesIO(view.card), filename=CARD_FILE)] if view.card else []
 
 
 def board(view: GameView, owner: str, locale: str = "en") -> discord.ui.View:

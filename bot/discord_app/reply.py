@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import discord
 
 from bot.discord_app import render
+from bot.discord_app.buttons import page_view
 from bot.discord_app.live import DiscordAnswer, DiscordPacer, answer_ref
 from bot.discord_app.outlet import Outlet
 from bot.live_stream import LiveStream
 from core.ai import GeneratedImage
 from core.imaging import fit_image
 from core.messages import text
-from handlers.port import GameView
+from handlers.port import GameView, PageButton
 
 
 class DiscordReply:
@@ -34,6 +35,9 @@ class DiscordReply:
 
     async def send_private(self, message: str) -> None:
         await self._outlet.send_private(message)
+
+    async def send_private_page(self, message: str, buttons: Sequence[PageButton]) -> None:
+        await self._outlet.send_private(message, view=page_view(buttons) if buttons else None)
 
     async def start_thread(self, title: str) -> str:
         """On Discord the command itself shows the question and the answer is its response:
@@ -64,11 +68,15 @@ class DiscordReply:
         interaction = self._outlet.interaction
         embed = render.game_embed(view, self._locale)
         buttons = render.board(view, str(interaction.user.id), self._locale)
+        files = render.card_files(view)
         board: discord.Message
         if edit_clicked and interaction.type is discord.InteractionType.component:
-            board = await interaction.edit_original_response(embed=embed, view=buttons)
+            attachments = files or discord.utils.MISSING  # the new card replaces the old one
+            board = await interaction.edit_original_response(
+                embed=embed, view=buttons, attachments=attachments
+            )
         else:
-            board = await self._send(None, embed=embed, view=buttons)
+            board = await self._send(None, files=files or None, embed=embed, view=buttons)
         # an interaction may come without its channel object; its channel id is always there
         channel_id = board.channel.id if board.channel is not None else interaction.channel_id
         return board_ref(channel_id or 0, board.id)

@@ -24,7 +24,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import ConfigError
 from bot.slack_app import render
 from bot.slack_app.ack import AFTER_ACK
-from bot.slack_app.payloads import from_click, from_message, from_slash_command, place_of
+from bot.slack_app.audio_files import audio_of, file_hosts
+from bot.slack_app.payloads import (
+    from_click,
+    from_message,
+    from_message_action,
+    from_page_click,
+    from_slash_command,
+    place_of,
+)
 from bot.slack_app.reply import UNREACHABLE, Respond, SlackPlace, SlackReply, send_ephemeral
 from bot.slack_app.stream import SlackStreamer
 from bot.slack_app.user_groups import UserGroups
@@ -35,10 +43,12 @@ from core.messages import text
 from core.store.base import DELIVERY_TTL
 from handlers.failures import unexpected, user_message
 from handlers.port import Command, Services
-from handlers.registry import BOARD_CLICK, HANDLERS, MESSAGE_COMMAND, policy
+from handlers.registry import BOARD_CLICK, HANDLERS, HISTORY_CLICK, MESSAGE_COMMAND, TRANSCRIBE, policy
 
 _log = logging.getLogger(__name__)
 COMMANDS = tuple(HANDLERS)
+TRANSCRIBE_SHORTCUT = "transcribe"
+"""The callback id of the Transcribe message shortcut (slack-manifest.json)."""
 DM_CONVERSATION = "dm"
 """In a DM every message continues one conversation, threaded or not."""
 
@@ -90,6 +100,8 @@ def register(
         app.command(f"/{name}")(listen.slash_command)
     app.action(render.MOVE_ACTION)(listen.janken_button)
     app.action(render.AGAIN_ACTION)(listen.janken_button)
+    app.action(render.HISTORY_ACTIONS)(listen.history_button)
+    app.shortcut(TRANSCRIBE_SHORTCUT)(listen.transcribe)
     app.event("app_mention")(listen.mention)
     app.event("message")(listen.direct_message)
     app.error(listen.error)
@@ -109,6 +121,7 @@ class SlackListeners:
         self._client = client
         self._groups = UserGroups(client)
         self._locales = UserLocales(client)
+        self._file_hosts = file_hosts(client.base_url)
         self._work = BackgroundWork()
 
     def _start(
@@ -213,6 +226,46 @@ class SlackListeners:
             place, command = await self._in_language(place, command)
             command = await self._with_roles(command)
             await BOARD_CLICK(request, command, self._reply(place, respond), self._services)
+
+        self._start(work, context, body, respond)
+
+    async def history_button(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: Respond,
+    ) -> None:
+        """Older, newer or delete under a private /history page."""
+        await ack()
+
+        async def work() -> None:
+            if not await self._first_delivery(click_key(body)):
+                return
+            place, command, code = from_page_click(body, action)
+            place, command = await self._in_language(place, command)
+            command = await self._with_roles(command)
+            await HISTORY_CLICK(code, command, self._reply(place, respond), self._services)
+
+        self._start(work, context, body, respond)
+
+    async def transcribe(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: Respond,
+    ) -> None:
+        """The Transcribe message shortcut: the message's audio file, transcribed into its thread."""
+        await ack()
+
+        async def work() -> None:
+            place, command = from_message_action(body)
+            place, command = await self._in_language(place, command)
+            command = await self._with_roles(command)
+            request = await audio_of(body["message"], self._client, self._file_hosts)
+            await TRANSCRIBE(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
 

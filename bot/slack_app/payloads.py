@@ -91,6 +91,53 @@ def from_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace
     return place, command, janken_board.clicked(action.get("value"), ref)
 
 
+def from_page_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace, Command, str]:
+    """A button under a private /history page: who clicked where, and the code the button carries."""
+    user = _object(body.get("user"), "user")
+    channel = body.get("channel") or {"id": _object(body.get("container"), "container").get("channel_id")}
+    place = SlackPlace(
+        _id(_object(body.get("team"), "team").get("id"), "team.id"),
+        _id(_object(channel, "channel").get("id"), "channel.id"),
+        _id(user.get("id"), "user.id"),
+    )
+    command = Command(
+        "slack",
+        place.team,
+        place.channel,
+        place.user,
+        "",
+        user_name=_extra(user.get("name")) or _extra(user.get("username")),
+        request_id=_extra(action.get("action_ts")),
+    )
+    return place, command, _extra(action.get("value"))
+
+
+def from_message_action(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
+    """A message shortcut (Transcribe): answers go in the message's thread (or start one)."""
+    message = _object(body.get("message"), "message")
+    ts = _id(message.get("ts"), "message.ts")
+    thread = message.get("thread_ts") or None
+    thread = ts if thread is None else _id(thread, "message.thread_ts")
+    user = _object(body.get("user"), "user")
+    place = SlackPlace(
+        _id(_object(body.get("team"), "team").get("id"), "team.id"),
+        _id(_object(body.get("channel"), "channel").get("id"), "channel.id"),
+        _id(user.get("id"), "user.id"),
+        thread_ts=thread,
+    )
+    command = Command(
+        "slack",
+        place.team,
+        place.channel,
+        place.user,
+        "",
+        thread=thread,
+        user_name=_extra(user.get("name")) or _extra(user.get("username")),
+        request_id=_extra(body.get("trigger_id")),
+    )
+    return place, command
+
+
 def _click_place(body: dict[str, Any]) -> SlackPlace:
     """Where a click came from: the board message (which the reply may edit) and its thread."""
     message = _object(body.get("message"), "message")
@@ -139,6 +186,8 @@ def place_of(body: dict[str, Any]) -> SlackPlace | None:
             return from_slash_command(body)[0]
         if body.get("type") == "block_actions":
             return _click_place(body)
+        if body.get("type") == "message_action":
+            return from_message_action(body)[0]
         event = body.get("event")
         if isinstance(event, dict) and event.get("channel") and event.get("user"):
             return from_message(event, team=_extra(body.get("team_id")))[0]

@@ -28,14 +28,15 @@ bounded (a link's label, URL and title) or stops at a character it cannot hold
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from core.janken import Move
 from core.messages import text
-from handlers import janken_board
+from handlers import janken_board, janken_card
 from handlers.janken_board import BoardButton
 from handlers.janken_text import describe, move_label
-from handlers.port import GameView
+from handlers.port import GameView, PageButton
 
 JOINER = "\u2060"
 _FENCE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
@@ -81,6 +82,11 @@ _PENDING = re.compile(
 _PENDING_REACH = 4_096  # longer than anything _PENDING can match
 MOVE_ACTION = re.compile(r"^janken_(rock|paper|scissors)$")
 AGAIN_ACTION = "janken_again"
+HISTORY_ACTION = "history_page"
+"""Action ids of a /history page's buttons start with this (one id per button in a block)."""
+HISTORY_ACTIONS = re.compile(rf"^{HISTORY_ACTION}_[0-9]$")
+SECTION_CHARS = 3000
+"""Slack's limit for a section block's text."""
 
 
 def escape_mrkdwn(raw: str) -> str:
@@ -194,11 +200,17 @@ def board_markdown(view: GameView, locale: str = "en") -> str:
     return "\n\n".join(lines)
 
 
-def game_blocks(view: GameView, owner: str, locale: str = "en") -> list[dict[str, Any]]:
-    """The board: opponent picture, the round's result and HP (a markdown block), then the buttons."""
+def game_blocks(
+    view: GameView, owner: str, locale: str = "en", *, card_file: str | None = None
+) -> list[dict[str, Any]]:
+    """The board: the battle card (an uploaded file) or else the opponent's picture, the round's
+    result and HP (a markdown block), then the buttons."""
     blocks: list[dict[str, Any]] = []
     opponent = view.game.opponent
-    if opponent.image_ref:
+    if card_file:
+        alt = janken_card.alt_text(view, locale)[:2000]
+        blocks.append({"type": "image", "slack_file": {"id": card_file}, "alt_text": alt})
+    elif opponent.image_ref:
         blocks.append(
             {"type": "image", "slack_file": {"id": opponent.image_ref}, "alt_text": opponent.name[:2000]}
         )
@@ -231,3 +243,22 @@ def _button(label: str, action_id: str, state: BoardButton, style: str | None = 
     if style:
         button["style"] = style
     return button
+
+
+def page_blocks(message: str, buttons: Sequence[PageButton]) -> list[dict[str, Any]]:
+    """A private page: its text, then its buttons, each routed by :data:`HISTORY_ACTION`."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(message)[:SECTION_CHARS]}}
+    ]
+    if buttons:
+        elements = [
+            {
+                "type": "button",
+                "action_id": f"{HISTORY_ACTION}_{index}",
+                "text": {"type": "plain_text", "text": button.label, "emoji": True},
+                "value": button.code,
+            }
+            for index, button in enumerate(buttons)
+        ]
+        blocks.append({"type": "actions", "block_id": "history", "elements": elements})
+    return blocks

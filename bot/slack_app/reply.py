@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -18,8 +19,9 @@ from bot.slack_app.stream import SlackStreamer
 from core.ai import GeneratedImage
 from core.errors import Unavailable, UpstreamError
 from core.messages import text
+from handlers import janken_card
 from handlers.janken_text import describe
-from handlers.port import GameView
+from handlers.port import GameView, PageButton
 
 _log = logging.getLogger(__name__)
 Respond = Callable[..., Awaitable[object]]
@@ -83,6 +85,10 @@ class SlackReply:
     async def send_private(self, message: str) -> None:
         await send_ephemeral(self._client, self._place, message, self._respond)
 
+    async def send_private_page(self, message: str, buttons: Sequence[PageButton]) -> None:
+        blocks = render.page_blocks(message, buttons)
+        await send_ephemeral(self._client, self._place, message, self._respond, blocks=blocks)
+
     async def start_thread(self, title: str) -> str:
         line = text("question_from", self._place.locale, user=f"<@{self._place.user}>")
         with slack_errors():
@@ -117,19 +123,56 @@ class SlackReply:
         return str(uploaded["files"][0]["id"])
 
     async def show_game(self, view: GameView, *, edit_clicked: bool = False) -> str:
-        """Post the board, or edit the clicked one when asked; the shown message's :func:`board_ref`."""
-        blocks = render.game_blocks(view, owner=self._place.user, locale=self._place.locale)
+        """Post the board, or edit the clicked one when asked; the shown message's :func:`board_ref`.
+
+        A card Slack will not show (``invalid_blocks``: a file it has not processed yet, or one
+        it will not show in this channel) is left out rather than losing the round's board.
+        """
+        card_file = await self._upload_card(view) if view.card else None
+        edit = self._place.board_ts if edit_clicked else None
+        try:
+            shown = await self._show_board(view, card_file, edit=edit)
+        except UpstreamError as exc:
+            cause = exc.__cause__
+            refused = isinstance(cause, SlackApiError) and cause.response.get("error") == "invalid_blocks"
+            if card_file is None or not refused:
+                raise
+            _log.warning("Slack refused the battle card %s; the board goes without it", card_file)
+            shown = await self._show_board(view, None, edit=edit)
+        return board_ref(str(shown["channel"]), str(shown["ts"]))
+
+    async def _show_board(self, view: GameView, card_file: str | None, *, edit: str | None) -> Any:
+        """Post the board, or update the board message ``edit`` (its ts)."""
+        blocks = render.game_blocks(
+            view, owner=self._place.user, locale=self._place.locale, card_file=card_file
+        )
         fallback = render.escape_mrkdwn(describe(view, self._place.locale))
         with slack_errors():
-            if edit_clicked and self._place.board_ts:
-                shown = await self._client.chat_update(
-                    channel=self._place.channel, ts=self._place.board_ts, blocks=blocks, text=fallback
+            if edit:
+                return await self._client.chat_update(
+                    channel=self._place.channel, ts=edit, blocks=blocks, text=fallback
                 )
-            else:
-                shown = await self._client.chat_postMessage(
-                    channel=self._place.channel, thread_ts=self._place.thread_ts, blocks=blocks, text=fallback
+            return await self._client.chat_postMessage(
+                channel=self._place.channel, thread_ts=self._place.thread_ts, blocks=blocks, text=fallback
+            )
+
+    async def _upload_card(self, view: GameView) -> str | None:
+        """Upload the board's battle card, shared with no channel (the board's image block shows it).
+
+        ``None`` if Slack refuses it: the round is played already, and its board matters more.
+        """
+        game = view.game
+        try:
+            with slack_errors():
+                uploaded = await self._client.files_upload_v2(
+                    content=view.card,
+                    filename=f"janken-{game.game_id}-{game.rounds_played}.png",
+                    title=janken_card.alt_text(view, self._place.locale),
                 )
-        return board_ref(str(shown["channel"]), str(shown["ts"]))
+        except (UpstreamError, Unavailable):
+            _log.warning("the battle card could not be uploaded; the board goes without it", exc_info=True)
+            return None
+        return str(uploaded["files"][0]["id"])
 
     @contextlib.asynccontextmanager
     async def progress(self, message: str) -> AsyncIterator[None]:
@@ -152,7 +195,12 @@ class SlackReply:
 
 
 async def send_ephemeral(
-    client: AsyncWebClient, place: SlackPlace, message: str, respond: Respond | None
+    client: AsyncWebClient,
+    place: SlackPlace,
+    message: str,
+    respond: Respond | None,
+    *,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> None:
     """Show ``message`` to the user alone: through ``response_url`` when there is one that works.
 
@@ -162,7 +210,7 @@ async def send_ephemeral(
     safe = render.escape_mrkdwn(message)
     if respond is not None:
         try:
-            answer = await respond(text=safe, response_type="ephemeral", replace_original=False)
+            answer = await respond(text=safe, blocks=blocks, response_type="ephemeral", replace_original=False)
         except UNREACHABLE as exc:
             _log.warning("response_url failed (%r); posting the message ephemerally", exc)
         except ValueError as exc:  # Bolt: "respond is unsupported here as there is no response_url"
@@ -174,5 +222,5 @@ async def send_ephemeral(
             _log.warning("response_url refused a message (%s); posting it ephemerally", status)
     with slack_errors():
         await client.chat_postEphemeral(
-            channel=place.channel, user=place.user, text=safe, thread_ts=place.thread_ts
+            channel=place.channel, user=place.user, text=safe, blocks=blocks, thread_ts=place.thread_ts
         )

@@ -10,7 +10,9 @@ MESSAGES: Mapping[str, str] = {
         "Commands:\n"
         "  /ask <question>  ask the AI; replies in the same conversation keep its context\n"
         "  /draw [--size square|landscape|portrait] [--quality low|medium|high] <prompt>\n"
-        "  /janken [rock|paper|scissors|stats|quit|<character description>]"
+        "  /janken [rock|paper|scissors|stats|top|quit|<character description>]\n"
+        "  /usage  your usage today and this month\n"
+        "  /history [page <n>|<n>|clear]  your past commands"
     ),
     "usage_ask": "Usage: /ask <question>",
     "usage_draw": (
@@ -18,7 +20,7 @@ MESSAGES: Mapping[str, str] = {
         "[--quality low|medium|high] <prompt>"
     ),
     "usage_janken": (
-        "Usage: /janken [rock|paper|scissors] | /janken stats | /janken quit | "
+        "Usage: /janken [rock|paper|scissors] | /janken stats | /janken top | /janken quit | "
         "/janken <character description, two words or more>"
     ),
     "unknown_command": "I don't know {command}. Try /help.",
@@ -67,6 +69,13 @@ MESSAGES: Mapping[str, str] = {
     "audio_too_large": "That audio file is too large to transcribe: the limit is {limit}.",
     "file_elsewhere": "I can only transcribe files uploaded to the chat itself, not links to other sites.",
     "download_failed": "I couldn't download that file just now. Please try again shortly.",
+    "no_audio": "That message has no audio file to transcribe.",
+    "usage_transcribe": "Usage: /transcribe <path to an audio file>",
+    "no_such_file": "There is no readable file at {path}.",
+    "transcribing": "Transcribing {name}…",
+    "transcript": "Transcript of {name}:\n{text}",
+    "transcript_empty": "I heard no speech in {name}.",
+    "command_transcribe": "Transcribe",
     # progress and captions
     "drawing": "Drawing {prompt}…",
     "drawing_opponent": "Drawing your opponent: {description}…",
@@ -88,6 +97,17 @@ MESSAGES: Mapping[str, str] = {
     "move_rock": "✊ rock",
     "move_paper": "✋ paper",
     "move_scissors": "✌️ scissors",
+    "card_move_rock": "Rock",
+    "card_move_paper": "Paper",
+    "card_move_scissors": "Scissors",
+    "card_round_win": "Round {round}: you win!",
+    "card_round_lose": "Round {round}: you lose",
+    "card_round_draw": "Round {round}: a draw",
+    "card_game_won": "You win the game!",
+    "card_game_lost": "You lose the game",
+    "card_prompt": "Round {round}: your move",
+    "card_alt": "{player} vs {opponent}: HP {player_hp} to {opponent_hp} of {max_hp}",
+    "card_saved": "🃏 Battle card: {path}",
     "round_win": "You threw {player_move}, {opponent} threw {opponent_move}: you win the round!",
     "round_lose": "You threw {player_move}, {opponent} threw {opponent_move}: {opponent} wins the round.",
     "round_draw": "You both threw {player_move}: a draw, nobody loses HP.",
@@ -115,7 +135,12 @@ MESSAGES: Mapping[str, str] = {
     "command_janken": "Rock-paper-scissors against an AI-drawn opponent",
     "option_janken_move": "Play a round (starts a game if none runs)",
     "option_janken_character": "Describe an opponent to draw and play against",
-    "option_janken_action": "Your record, or end the game",
+    "option_janken_action": "Your record, the leaderboard, or end the game",
+    "command_usage": "Your usage today and this month, and what it cost",
+    "command_history": "Your past commands, newest first",
+    "option_history_page": "Which page (1 is the newest)",
+    "option_history_entry": "Show this entry in full",
+    "option_history_action": "Clear your history (asks first)",
     "choice_square": "square",
     "choice_landscape": "landscape",
     "choice_portrait": "portrait",
@@ -127,4 +152,37 @@ MESSAGES: Mapping[str, str] = {
     "choice_scissors": "scissors",
     "choice_stats": "stats",
     "choice_quit": "quit",
+    "choice_top": "top",
+    "choice_clear": "clear",
+    "choice_confirm": "confirm",
+    # /history, /usage and the leaderboard (/janken top)
+    "history_game_won": "Won ({player_hp} to {opponent_hp})",
+    "history_game_lost": "Lost ({player_hp} to {opponent_hp})",
+    "usage_history": "Usage: /history | /history page <n> | /history <n> | /history clear",
+    "history_empty": "Your history is empty.",
+    "history_page": "Your history, newest first (page {page} of {pages}):",
+    "history_line": "{number}. {when} /{command}: {prompt} → {answer}",
+    "history_older": "Older ▶",
+    "history_newer": "◀ Newer",
+    "history_clear_button": "Delete my history",
+    "button_typed": "[{label}] {typed}",
+    "not_your_history": "That button belongs to someone else's history. See yours with /history.",
+    "history_no_entry": "There is no entry {number} in your history.",
+    "history_entry": (
+        "#{number} · {when} · /{command} · {model}\nPrompt: {prompt}\nAnswer: {answer}\n"
+        "Tokens: {tokens_in} in, {tokens_out} out; images: {images}"
+    ),
+    "history_clear_ask": "Delete your whole history ({count} entries)? This cannot be undone.",
+    "history_cleared": "Deleted your history ({count} entries).",
+    "usage_report": (
+        "Today: /ask {asks} of {ask_quota}, images {images_today} of {image_quota}.\n"
+        "This month ({month}): {tokens_in} tokens in, {tokens_out} tokens out, {images} images.\n{cost}"
+    ),
+    "quota_unlimited": "unlimited",
+    "usage_cost": "Estimated cost this month: ${cost:.2f}",
+    "usage_cost_unknown": "No cost estimate: OPENAI_PRICES has no price for the models used.",
+    "top_won": "🏆 Most games won",
+    "top_streak": "🔥 Best win streaks",
+    "top_row": "{rank}. {name}: {value}",
+    "top_empty": "Nobody has won a game here yet.",
 }

@@ -14,7 +14,9 @@ MESSAGES: Mapping[str, str] = {
         "コマンド一覧:\n"
         "  /ask <質問>  AI に質問します。同じ会話の中で返信すると、それまでの文脈が引き継がれます\n"
         "  /draw [--size square|landscape|portrait] [--quality low|medium|high] <プロンプト>\n"
-        "  /janken [グー|チョキ|パー|stats|quit|<キャラクターの説明>]"
+        "  /janken [グー|チョキ|パー|stats|top|quit|<キャラクターの説明>]\n"
+        "  /usage  今日と今月の利用状況\n"
+        "  /history [page <番号>|<番号>|clear]  これまでのコマンド"
     ),
     "usage_ask": "使い方: /ask <質問>",
     "usage_draw": (
@@ -22,7 +24,7 @@ MESSAGES: Mapping[str, str] = {
         "[--quality low|medium|high] <プロンプト>"
     ),
     "usage_janken": (
-        "使い方: /janken [グー|チョキ|パー] | /janken stats | /janken quit | "
+        "使い方: /janken [グー|チョキ|パー] | /janken stats | /janken top | /janken quit | "
         "/janken <キャラクターの説明（スペースで区切って 2 語以上）>"
     ),
     "unknown_command": "{command} というコマンドはありません。/help をお試しください。",
@@ -80,6 +82,13 @@ MESSAGES: Mapping[str, str] = {
     "audio_too_large": "音声ファイルが大きすぎて文字起こしできません。上限は {limit} です。",
     "file_elsewhere": "文字起こしできるのは、このチャットにアップロードされたファイルだけです。他のサイトへのリンクは扱えません。",
     "download_failed": "今はファイルをダウンロードできませんでした。少し時間をおいてもう一度お試しください。",
+    "no_audio": "このメッセージには文字起こしできる音声ファイルがありません。",
+    "usage_transcribe": "使い方: /transcribe <音声ファイルのパス>",
+    "no_such_file": "{path} に読み取れるファイルがありません。",
+    "transcribing": "{name} を文字起こししています…",
+    "transcript": "{name} の文字起こし:\n{text}",
+    "transcript_empty": "{name} からは音声が聞き取れませんでした。",
+    "command_transcribe": "文字起こし",
     # progress and captions
     "drawing": "{prompt} を描いています…",
     "drawing_opponent": "対戦相手を描いています: {description}…",
@@ -102,6 +111,17 @@ MESSAGES: Mapping[str, str] = {
     "move_rock": "✊ グー",
     "move_paper": "✋ パー",
     "move_scissors": "✌️ チョキ",
+    "card_move_rock": "グー",
+    "card_move_paper": "パー",
+    "card_move_scissors": "チョキ",
+    "card_round_win": "ラウンド {round}：あなたの勝ち！",
+    "card_round_lose": "ラウンド {round}：あなたの負け",
+    "card_round_draw": "ラウンド {round}：あいこ",
+    "card_game_won": "あなたの勝利！",
+    "card_game_lost": "あなたの敗北",
+    "card_prompt": "ラウンド {round}：手を選んで",
+    "card_alt": "{player} 対 {opponent}：HP {player_hp} 対 {opponent_hp}（最大 {max_hp}）",
+    "card_saved": "🃏 バトルカード: {path}",
     "round_win": "あなたは{player_move}、{opponent}は{opponent_move}。このラウンドはあなたの勝ち！",
     "round_lose": "あなたは{player_move}、{opponent}は{opponent_move}。このラウンドは{opponent}の勝ち。",
     "round_draw": "どちらも{player_move}であいこ。HP はどちらも減りません。",
@@ -128,7 +148,12 @@ MESSAGES: Mapping[str, str] = {
     "command_janken": "AI が描いた相手とじゃんけん勝負",
     "option_janken_move": "1 ラウンド勝負します（ゲームがなければ始まります）",
     "option_janken_character": "描いて対戦する相手の説明",
-    "option_janken_action": "成績を見る、またはゲームをやめる",
+    "option_janken_action": "成績やランキングを見る、またはゲームをやめる",
+    "command_usage": "今日と今月の利用状況と費用",
+    "command_history": "これまでのコマンド（新しい順）",
+    "option_history_page": "ページ（1 が最新）",
+    "option_history_entry": "この番号の履歴をすべて表示",
+    "option_history_action": "履歴を削除する（先に確認します）",
     "choice_square": "正方形",
     "choice_landscape": "横長",
     "choice_portrait": "縦長",
@@ -140,4 +165,37 @@ MESSAGES: Mapping[str, str] = {
     "choice_scissors": "チョキ",
     "choice_stats": "成績",
     "choice_quit": "やめる",
+    "choice_top": "ランキング",
+    "choice_clear": "履歴を削除",
+    "choice_confirm": "はい、履歴を削除します",
+    # /history、/usage とランキング（/janken top）
+    "history_game_won": "勝ち（{player_hp} 対 {opponent_hp}）",
+    "history_game_lost": "負け（{player_hp} 対 {opponent_hp}）",
+    "usage_history": "使い方: /history | /history page <番号> | /history <番号> | /history clear",
+    "history_empty": "履歴はまだありません。",
+    "history_page": "あなたの履歴（新しい順、{page} / {pages} ページ）:",
+    "history_line": "{number}. {when} /{command}：{prompt} → {answer}",
+    "history_older": "古い履歴 ▶",
+    "history_newer": "◀ 新しい履歴",
+    "history_clear_button": "履歴を削除する",
+    "button_typed": "［{label}］ {typed}",
+    "not_your_history": "このボタンは他の人の履歴のものです。自分の履歴は /history で見られます。",
+    "history_no_entry": "履歴に {number} 番はありません。",
+    "history_entry": (
+        "#{number} · {when} · /{command} · {model}\n質問: {prompt}\n回答: {answer}\n"
+        "トークン: 入力 {tokens_in}、出力 {tokens_out}、画像: {images}"
+    ),
+    "history_clear_ask": "履歴（{count} 件）をすべて削除しますか？ 元に戻せません。",
+    "history_cleared": "履歴（{count} 件）を削除しました。",
+    "usage_report": (
+        "今日: /ask {asks} / {ask_quota} 回、画像 {images_today} / {image_quota} 枚。\n"
+        "今月（{month}）: 入力 {tokens_in} トークン、出力 {tokens_out} トークン、画像 {images} 枚。\n{cost}"
+    ),
+    "quota_unlimited": "無制限",
+    "usage_cost": "今月の概算費用: ${cost:.2f}",
+    "usage_cost_unknown": "費用の見積もりはありません: OPENAI_PRICES に使ったモデルの価格がありません。",
+    "top_won": "🏆 勝ったゲーム数",
+    "top_streak": "🔥 最高連勝記録",
+    "top_row": "{rank}位 {name}: {value}",
+    "top_empty": "このワークスペースではまだ誰もゲームに勝っていません。",
 }

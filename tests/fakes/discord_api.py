@@ -162,6 +162,7 @@ class FakeDiscordAPI(GatewayMixin):
         self.rate_limits = rate_limits  # may be flipped at any time
         self.attachment_size_limit, self.request_size_limit = attachment_size_limit, request_size_limit
         self.delay = 0.0  # seconds of latency added to every request
+        self.downloads: list[str] = []  # attachment ids fetched from the CDN, in order
         self.limiter = RateLimiter(self.now, ROUTE_LIMITS)  # a test may change `limiter.limits`
         self._runner: web.AppRunner | None = None
 
@@ -315,6 +316,7 @@ class FakeDiscordAPI(GatewayMixin):
         """GET an attachment's url: its exact bytes."""
         wanted = request.match_info["attachment_id"]
         with self.lock:
+            self.downloads.append(wanted)
             found = [a for m in self._messages.values() for a in m.attachments if a.id == wanted]
         if not found:
             return web.Response(status=404, text="Not Found")

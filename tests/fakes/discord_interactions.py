@@ -121,7 +121,8 @@ class InteractionRoutes(DiscordState):
                            "id": previous["id"] if previous else self._snowflake(), "version": self._snowflake(),
                            **({"guild_id": scope} if scope else {}),
                            "default_member_permissions": command.get("default_member_permissions"),
-                           "nsfw": bool(command.get("nsfw")), "options": command.get("options") or []})  # fmt: skip
+                           "nsfw": bool(command.get("nsfw")), "options": command.get("options") or [],
+                           "description": command.get("description") or ""})  # fmt: skip  # "" for a context menu
         self._commands[scope] = stored
         return 200, copy.deepcopy(stored)
 

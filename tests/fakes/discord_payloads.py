@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .discord_interactions import InteractionRoutes
-from .discord_state import CHANNEL_ID, GUILD_ID, USER_ID, Interaction, Message
+from .discord_state import CHANNEL_ID, GUILD_ID, USER_ID, Attachment, Interaction, Message
 
 JsonDict = dict[str, Any]
 GUILD, BOT_DM, PRIVATE_CHANNEL = 0, 1, 2  # interaction context types
@@ -156,6 +156,40 @@ class PayloadBuilders(InteractionRoutes):
             payload.update(guild_id=guild_id, member={"roles": [], "joined_at": _now_iso(), "nick": None,
                            "deaf": False, "mute": False, "flags": 0, "pending": False})  # fmt: skip
         return payload
+
+    def posted_with_files(
+        self, files: list[tuple[str, bytes, str]], *, content: str = "", flags: int = 0,
+        channel_id: str = CHANNEL_ID, author: JsonDict | None = None,
+    ) -> str:  # fmt: skip
+        """Store a message someone posted with attachments ``(filename, bytes, content type)``; its id.
+
+        ``flags`` 1 << 13 (IS_VOICE_MESSAGE) with one ``audio/ogg`` file is a voice message.
+        """
+        with self.lock:
+            attachments = [Attachment(self._snowflake(), name, data, kind) for name, data, kind in files]
+            stored = Message(self._snowflake(), channel_id, content, attachments=attachments, flags=flags,
+                             author=author or user_payload())  # fmt: skip
+            self._messages[stored.id] = stored
+        return stored.id
+
+    def message_command(
+        self, name: str, message_id: str, *, user_id: str = USER_ID, guild_id: str | None = GUILD_ID,
+        locale: str = "en-US", installs: tuple[int, ...] = (GUILD_INSTALL,),
+    ) -> JsonDict:  # fmt: skip
+        """INTERACTION_CREATE data for the registered message context menu ``name`` on a stored message."""
+        with self.lock:
+            commands = [c for scope in (guild_id, None) for c in self._commands.get(scope, [])]
+            command = next((dict(c) for c in commands if c["name"] == name and c["type"] == 3), None)
+            message = self._messages[str(message_id)]
+            rendered = self._render(message)
+        if command is None:
+            raise LookupError(f"no message command {name!r} is registered")
+        data: JsonDict = {"id": command["id"], "name": name, "type": 3, "target_id": message.id,
+                          "resolved": {"messages": {message.id: rendered}}}  # fmt: skip
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        context = GUILD if guild_id else BOT_DM
+        return self._interaction(2, data, guild_id, message.channel_id, user_id, locale, context, installs)
 
     # ----- helpers -----
     def _snowflake_locked(self) -> str:

@@ -197,6 +197,8 @@ class FakeOpenAI:
                 await asyncio.sleep(self.chunk_delay)
             await _send(response, _chunk(body, {"content": piece}))
         await _send(response, _chunk(body, {}, self.finish_reason))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await _send(response, _usage_chunk(body, len(self.chunks)))
         await response.write(b"data: [DONE]\n\n")
         return response
 
@@ -370,6 +372,13 @@ def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None = Non
         "model": body.get("model", ""),
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+
+
+def _usage_chunk(body: dict[str, Any], pieces: int) -> dict[str, Any]:
+    """The last chunk of a stream asked to ``include_usage``: no choices, the request's tokens."""
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return {**_chunk(body, {}), "choices": [], "usage": {
+        "prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}}
 
 
 def _completion(body: dict[str, Any], content: str, finish: str) -> dict[str, Any]:

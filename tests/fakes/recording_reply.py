@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from core.ai import GeneratedImage
-from handlers.port import Command, GameView, Services
+from handlers.port import Command, GameView, PageButton, Services
 from handlers.registry import HANDLERS
 
 _BOARD_NUMBERS = itertools.count(1)
@@ -31,6 +31,8 @@ class RecordingReply:
     clicked: str | None = None
     boards: list[tuple[str, str]] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
+    buttons: list[list[PageButton]] = field(default_factory=list)
+    """The buttons under each private page, in order."""
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -43,6 +45,10 @@ class RecordingReply:
 
     async def send_private(self, text: str) -> None:
         self.events.append(("private", text))
+
+    async def send_private_page(self, text: str, buttons: Sequence[PageButton]) -> None:
+        self.events.append(("private", text))
+        self.buttons.append(list(buttons))
 
     async def start_thread(self, title: str) -> str:
         self.threads += 1

@@ -248,7 +248,8 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         if retry_after is not None:
             return _refusal("ratelimited", 429, {"Retry-After": str(retry_after)})
         try:
-            error = size_error(method, args, _jsonish(args.get("blocks")))
+            blocks = _jsonish(args.get("blocks"))
+            error = size_error(method, args, blocks) or self._image_block_error(blocks)
             return _refusal(error) if error else _Answer({"ok": True, **handler(args)})
         except SlackError as exc:
             return _refusal(exc.error)
@@ -306,6 +307,33 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         """Append a Call (lock held); headers are copied case-insensitively."""
         headers = CIMultiDictProxy(CIMultiDict(req.headers))
         self._calls.append(Call(method, args, headers, at, error is not None, error, status))
+
+    def _image_block_error(self, blocks: Any) -> str | None:
+        """``invalid_blocks`` for an image block Slack refuses: no ``alt_text`` (1-2000 characters),
+        not exactly one of ``image_url`` and ``slack_file``, or a ``slack_file`` that names no
+        uploaded file by ``id`` or ``url`` (its ``url_private`` or ``permalink``)."""
+        for block in blocks if isinstance(blocks, list) else ():
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            alt, url, slack_file = block.get("alt_text"), block.get("image_url"), block.get("slack_file")
+            if not isinstance(alt, str) or not 1 <= len(alt) <= 2000 or (url is None) == (slack_file is None):
+                return "invalid_blocks"
+            if slack_file is not None and not self._names_a_file(slack_file):
+                return "invalid_blocks"
+        return None
+
+    def _names_a_file(self, slack_file: Any) -> bool:
+        if not isinstance(slack_file, dict) or len(slack_file) != 1:
+            return False
+        if "id" in slack_file:
+            upload = self._files.get(str(slack_file["id"]))
+            return upload is not None and upload.completed
+        urls = {u for f in self._files.values() if f.completed for u in self._urls_of(f)}
+        return slack_file.get("url") in urls
+
+    def _urls_of(self, upload: UploadedFile) -> tuple[str, str]:
+        shown = self._file_object(upload)
+        return str(shown["url_private"]), str(shown["permalink"])
 
     # ----- Web API methods (called with `lock` held; return the body minus "ok") -----
     def _message(self, args: JsonDict) -> Message:
