@@ -80,9 +80,11 @@ class LiveTarget(Protocol):
 class LiveStream:
     """One answer: reads deltas in the background and shows them in as few writes as the turns allow."""
 
-    def __init__(self, target: LiveTarget, pacer: Pacer) -> None:
+    def __init__(self, target: LiveTarget, pacer: Pacer, *, locale: str = "en") -> None:
+        """``locale``: the reader's, for the note that ends an answer cut short."""
         self._target = target
         self._pacer = pacer
+        self._locale = locale
         self._raw = ""
         self._changed = asyncio.Event()
         self._message: LiveMessage | None = None
@@ -142,7 +144,7 @@ class LiveStream:
                 self._raw += delta
                 self._changed.set()
         except BotError as exc:
-            self._raw += note(exc.message())
+            self._raw += note(exc.message(self._locale), self._locale)
             raise
         finally:
             self._changed.set()
@@ -171,14 +173,14 @@ class LiveStream:
         if self._message is None:
             return
         stopping = isinstance(exc, asyncio.CancelledError)
-        reason = text("bot_stopping") if stopping else text(self._target.cut_reason)
+        reason = text("bot_stopping" if stopping else self._target.cut_reason, self._locale)
         try:
-            closing = self._message.show(self._raw + note(reason), final=True)
+            closing = self._message.show(self._raw + note(reason, self._locale), final=True)
             await asyncio.wait_for(closing, timeout=CLOSE_TIMEOUT)
         except Exception:  # noqa: BLE001 - best effort; the stream's own failure is re-raised by the caller
             _log.warning("could not close a stream cut short", exc_info=True)
 
 
-def note(reason: str) -> str:
-    """The line that ends an answer cut short, saying why."""
-    return "\n\n_" + text("answer_interrupted", reason=reason) + "_"
+def note(reason: str, locale: str = "en") -> str:
+    """The line that ends an answer cut short, saying why, in ``locale``."""
+    return "\n\n_" + text("answer_interrupted", locale, reason=reason) + "_"

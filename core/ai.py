@@ -37,7 +37,6 @@ from core.errors import (
     UpstreamError,
     UserInputError,
 )
-from core.messages import text
 
 _log = logging.getLogger(__name__)
 
@@ -75,6 +74,9 @@ class TokenMeter:
 
     tokens_in: int = 0
     tokens_out: int = 0
+    truncated: bool = False
+    """The model stopped at its length limit: the handler ends the answer with a note, in the
+    reader's language."""
 
 
 class AIService:
@@ -289,8 +291,8 @@ def _deltas(line: str, meter: TokenMeter | None = None) -> list[str]:
             deltas.append(content)
         if choice.get("finish_reason") == "content_filter":
             raise ContentBlocked("content_blocked")
-        if choice.get("finish_reason") == "length":
-            deltas.append("\n\n" + text("answer_truncated"))
+        if choice.get("finish_reason") == "length" and meter is not None:
+            meter.truncated = True
     return deltas
 
 

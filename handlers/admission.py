@@ -29,6 +29,9 @@ Spend = Literal["ask", "draw"]
 
 QUOTA_COMMANDS: dict[Spend, str] = {"ask": "/ask", "draw": "/draw"}
 
+UNLIMITED = 2**31
+"""The counter's limit when a quota is 0 (unlimited): uses are still counted for ``/usage``."""
+
 LOCK_TTL = 300.0
 """Seconds a drawing's lock outlives a process that died holding it: longer than a drawing takes
 (OpenAI's timeout and retries), short enough that a crash does not lock the user out for long."""
@@ -88,13 +91,11 @@ async def _moderate(spend: Spend, prompt: str, services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def _counted(spend: Spend, command: Command, services: Services, now: dt.datetime) -> AsyncIterator[None]:
+    """Count the use on today's counter (kept even without a quota: ``/usage`` shows it)."""
     limits = services.limits
     limit = limits.quota_ask_per_day if spend == "ask" else limits.quota_draw_per_day
-    if not limit:
-        yield
-        return
     key = quota.counter_key(spend, quota.spender(command.player), now)
-    if await services.store.take_unit(key, limit, limits.quota_ttl) is None:
+    if await services.store.take_unit(key, limit or UNLIMITED, limits.quota_ttl) is None:
         reset = quota.next_reset(now)
         hours, minutes = divmod(max(1, int((reset - now).total_seconds() + 59) // 60), 60)
         raise QuotaExceeded(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from core.ai import TokenMeter
 from core.conversation import Turn, conversation_key, recent, stored
 from core.errors import UpstreamError
+from core.messages import text
 from core.store.history import Usage
 from handlers import admission, logbook
 from handlers.port import AskRequest, Command, Reply, Services
@@ -93,6 +94,9 @@ async def _converse(
                 answer.append(delta)
                 yield delta
             openai_slot.release()  # OpenAI is done; showing the rest is the platform's pace
+            if meter.truncated:
+                answer.append("\n\n" + text("answer_truncated", command.locale))
+                yield answer[-1]
 
         refs = await reply.stream_text(thread, collected())
     turns = [stored(Turn("user", question)), stored(Turn("assistant", "".join(answer)))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 from core import janken
@@ -35,9 +36,17 @@ def parse(command: Command) -> JankenRequest:
     if words.lower() in SUBCOMMANDS:
         return JankenRequest(words.lower())  # type: ignore[arg-type]
     first = words.split()[0]
-    if len(words.split()) < 2 or first.lower() in SUBCOMMANDS or janken.parse_move(first):
+    if not _describes(words) or first.lower() in SUBCOMMANDS or janken.parse_move(first):
         raise UserInputError("unknown_janken", word=words)
     return JankenRequest("start", character=words)
+
+
+def _describes(words: str) -> bool:
+    """Whether ``words`` can describe a character: two words or more, or, as Japanese is written
+    without spaces, three wide (CJK) characters or more (炎の魔法使い)."""
+    wide = sum(unicodedata.east_asian_width(char) in "WF" for char in words)
+    looks_like_moves = any(janken.parse_move(words[:n]) for n in (2, 3))  # グーパー: a typo, not a wizard
+    return len(words.split()) >= 2 or (wide >= 3 and not looks_like_moves)
 
 
 async def handle(command: Command, reply: Reply, services: Services) -> None:

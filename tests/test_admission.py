@@ -59,7 +59,8 @@ async def test_zero_means_unlimited(ai: AIService, fake_openai: FakeOpenAI) -> N
     for i in range(5):
         await run("ask", cmd(f"q{i}"), services)
     assert len(fake_openai.calls("chat")) == 5
-    assert store._counters == {}  # nothing counted when nothing is limited
+    today = quota.counter_key("ask", quota.spender(cmd("").player), dt.datetime.now(dt.UTC))
+    assert await store.count(today) == 5  # still counted, for /usage
 
 
 async def test_a_request_that_fails_upstream_gives_its_unit_back(ai: AIService, fake_openai: FakeOpenAI) -> None:

@@ -8,11 +8,13 @@ import pytest
 
 from core import errors
 from core.ai import AIService
+from core.conversation import conversation_key
 from core.janken import Move, Opponent, Outcome
+from core.messages import text
 from core.store.memory import MemoryStore
 from core.store.sqlite import SQLiteStore
 from handlers import ask, draw, janken
-from handlers.port import Board, GameView, JankenRequest, JankenRules, Services
+from handlers.port import Board, Command, GameView, JankenRequest, JankenRules, Services
 from handlers.registry import ANSWER_REPLY, HANDLERS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.recording_reply import RecordingReply, cmd, run
@@ -64,6 +66,18 @@ async def test_history_is_bounded(ai: AIService, fake_openai: FakeOpenAI) -> Non
         await run("ask", cmd(f"q{i}", thread="t"), services)
     last = fake_openai.calls("chat")[-1].body["messages"]
     assert [m["content"] for m in last[1:]] == ["q2", "Hello, world!", "q3", "Hello, world!", "q4"]
+
+
+async def test_an_answer_cut_at_the_length_limit_ends_with_a_note_in_the_readers_language(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.finish_reason = "length"
+    command = Command("slack", "T1", "C1", "alice", "長い話をして", thread="t", locale="ja")
+    reply = await run("ask", command, services)
+    [(_, pieces)] = reply.values("stream")  # type: ignore[misc]
+    assert pieces[:-1] == fake_openai.chunks and pieces[-1] == "\n\n" + text("answer_truncated", "ja")
+    stored = await services.store.load_history(conversation_key("slack", "T1", "C1", "t"))
+    assert stored[-1].content.endswith(text("answer_truncated", "ja"))
 
 
 async def test_a_failed_answer_posts_nothing_and_is_not_remembered(
@@ -264,7 +278,16 @@ async def test_stats_and_quit(services: Services) -> None:
     assert again.kinds() == ["private"]
 
 
-@pytest.mark.parametrize("text", ["rok", "help", "x" * 4001, "stats please", "quit now", "rock paper"])
+@pytest.mark.parametrize(("text", "character"), [("炎の魔法使い", True), ("a wizard", True), ("魔法", False), ("wizard", False)])
+def test_a_character_is_two_words_or_three_wide_characters(text: str, character: bool) -> None:
+    if character:
+        assert janken.parse(cmd(text)).character == text
+    else:
+        with pytest.raises(errors.UserInputError):
+            janken.parse(cmd(text))
+
+
+@pytest.mark.parametrize("text", ["rok", "help", "x" * 4001, "stats please", "quit now", "rock paper", "グーパー"])
 async def test_unknown_janken_words_get_usage_and_call_nothing(
     services: Services, fake_openai: FakeOpenAI, text: str
 ) -> None:

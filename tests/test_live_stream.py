@@ -10,6 +10,7 @@ import pytest
 
 from bot.live_stream import LiveMessage, LiveStream
 from core.errors import Unavailable
+from core.messages import text
 from core.text import open_fence
 
 
@@ -100,6 +101,16 @@ async def test_a_model_failure_midway_is_marked_in_the_message_and_raised() -> N
     [message] = target.messages
     assert message.finished and message.shown[-1].startswith("part one.")
     assert "cut off" in message.shown[-1]
+
+
+async def test_the_note_is_in_the_readers_language() -> None:
+    target = Target()
+    failing = deltas(["一つ目。"], fail=Unavailable("ai_unavailable"))
+    with pytest.raises(Unavailable):
+        await LiveStream(target, Pacer(), locale="ja").run(failing)
+    [message] = target.messages
+    reason = Unavailable("ai_unavailable").message("ja")
+    assert message.shown[-1].endswith(text("answer_interrupted", "ja", reason=reason) + "_")
 
 
 async def test_a_cancelled_stream_is_closed_with_a_note() -> None:

@@ -73,6 +73,7 @@ async def test_unlimited_quotas_and_unpriced_models_say_so(ai: AIService, fake_o
     await run("ask", cmd("hello"), services)
     [shown] = (await run("usage", cmd(""), services)).values("private")
     assert "of unlimited" in str(shown) and en.MESSAGES["usage_cost_unknown"] in str(shown)
+    assert "1 of unlimited" in str(shown)  # today's questions are counted without a quota too
 
 
 async def test_a_finished_janken_game_is_logged(services: Services) -> None:

@@ -78,7 +78,7 @@ class MessageReply:
 
     async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
         """The answer in replies to the message; returns their refs, for replies to continue it."""
-        await LiveStream(DiscordAnswer(self._replies), self._pacer).run(deltas)
+        await LiveStream(DiscordAnswer(self._replies), self._pacer, locale=self._locale).run(deltas)
         return [answer_ref(m.channel.id, m.id) for m in self._replies.answers]
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:

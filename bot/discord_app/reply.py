@@ -48,7 +48,7 @@ class DiscordReply:
         """The answer in the response (and follow-ups); returns their refs, for replies to continue it."""
         await self._clear_progress()
         shown = len(self._outlet.answers)
-        await LiveStream(DiscordAnswer(self._outlet), self._pacer).run(deltas)
+        await LiveStream(DiscordAnswer(self._outlet), self._pacer, locale=self._locale).run(deltas)
         return [answer_ref(m.channel.id, m.id) for m in self._outlet.answers[shown:]]
 
     async def post_image(self, image: GeneratedImage, caption: str) -> str:

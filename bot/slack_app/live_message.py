@@ -38,6 +38,7 @@ class StreamTarget:
     channel: str
     thread_ts: str
     user: str
+    locale: str = "en"
 
 
 class NativeMessage:

@@ -99,7 +99,8 @@ class SlackReply:
 
     async def stream_text(self, thread: str, deltas: AsyncIterator[str]) -> list[str]:
         """Stream into ``thread``; no refs, as the thread itself is the conversation."""
-        target = StreamTarget(self._place.team, self._place.channel, thread, self._place.user)
+        place = self._place
+        target = StreamTarget(place.team, place.channel, thread, place.user, place.locale)
         with slack_errors():
             await self._streamer.stream(target, deltas)
         return []

@@ -76,7 +76,7 @@ class SlackStreamer:
 
     async def stream(self, target: StreamTarget, deltas: AsyncIterator[str]) -> None:
         """Show ``deltas`` in the thread as they arrive; return once the whole text is shown."""
-        await LiveStream(_SlackAnswer(self, target), self.pacer).run(deltas)
+        await LiveStream(_SlackAnswer(self, target), self.pacer, locale=target.locale).run(deltas)
 
     async def opening_turn(self, target: StreamTarget, *, finished: bool) -> str:
         """Take the turn for a new message and say which method it is for.

@@ -25,7 +25,7 @@ MESSAGES: Mapping[str, str] = {
     ),
     "usage_janken": (
         "使い方: /janken [グー|チョキ|パー] | /janken stats | /janken top | /janken quit | "
-        "/janken <キャラクターの説明（スペースで区切って 2 語以上）>"
+        "/janken <キャラクターの説明（2 語以上、または日本語で 3 文字以上）>"
     ),
     "unknown_command": "{command} というコマンドはありません。/help をお試しください。",
     "too_long": "長すぎます（{length:,} 文字）。上限は {limit:,} 文字です。",
@@ -36,7 +36,7 @@ MESSAGES: Mapping[str, str] = {
     "bad_quality": "画質 {value!r} は指定できません。low、medium、high のいずれかを指定してください。",
     "unknown_janken": (
         "{word!r} はじゃんけんの手でもコマンドでもありません。使い方: /janken [グー|チョキ|パー] | "
-        "/janken stats | /janken quit | /janken <キャラクターの説明（スペースで区切って 2 語以上）>"
+        "/janken stats | /janken quit | /janken <キャラクターの説明（2 語以上、または日本語で 3 文字以上）>"
     ),
     # AI failures
     "no_openai_key": "AI の回答は無効です。運用者が OPENAI_API_KEY を設定していません。",
