@@ -14,6 +14,9 @@ from core.pricing import Price, cost, parse_prices
 from core.store.history import Usage, month_of
 from core.store.memory import MemoryStore
 from handlers.port import Accounting, Limits, Services
+from tests.discord_harness import openai_services, running
+from tests.fakes.discord_api import FakeDiscordAPI
+from tests.fakes.discord_state import CHANNEL_ID
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.recording_reply import cmd, run
 from tests.fakes.slack_client import until
@@ -116,3 +119,21 @@ async def test_usage_through_slack(slack_bot: SlackBot) -> None:
     await bot.send.slash("/usage", "")
     shown = await until(lambda: [c.args["text"] for c in bot.private_messages()])
     assert "This month" in shown[-1] and "Estimated cost" in shown[-1]
+
+
+async def test_usage_through_discord(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as fake, FakeOpenAI() as fake_ai:
+        fake.patch_discord(monkeypatch)
+        async with openai_services(fake_ai, MemoryStore()) as services, running(fake, services):
+            services.accounting = Accounting(prices={"m": Price(1.0, 1.0)})
+            await fake.dispatch("INTERACTION_CREATE", fake.slash_command("ask", {"question": "hello?"}))
+            await until(lambda: fake_ai.calls("chat"))
+            await fake.dispatch("INTERACTION_CREATE", fake.slash_command("usage", {}))
+            shown = await until(
+                lambda: [
+                    m.content
+                    for m in fake.channel_messages(CHANNEL_ID)
+                    if m.ephemeral and "This month" in m.content
+                ]
+            )
+    assert "Estimated cost" in shown[0] and "1 of unlimited" in shown[0]
