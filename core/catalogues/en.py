@@ -12,7 +12,8 @@ MESSAGES: Mapping[str, str] = {
         "  /draw [--size square|landscape|portrait] [--quality low|medium|high] <prompt>\n"
         "  /janken [rock|paper|scissors|stats|top|quit|<character description>]\n"
         "  /usage  your usage today and this month\n"
-        "  /history [page <n>|<n>|clear]  your past commands"
+        "  /history [page <n>|<n>|clear]  your past commands\n"
+        "  Transcribe  on a message with audio: its menu in Slack and Discord, /transcribe <file> in the console"
     ),
     "usage_ask": "Usage: /ask <question>",
     "usage_draw": (

@@ -16,7 +16,8 @@ MESSAGES: Mapping[str, str] = {
         "  /draw [--size square|landscape|portrait] [--quality low|medium|high] <プロンプト>\n"
         "  /janken [グー|チョキ|パー|stats|top|quit|<キャラクターの説明>]\n"
         "  /usage  今日と今月の利用状況\n"
-        "  /history [page <番号>|<番号>|clear]  これまでのコマンド"
+        "  /history [page <番号>|<番号>|clear]  これまでのコマンド\n"
+        "  文字起こし  音声付きメッセージのメニューから（Slack と Discord）。コンソールでは /transcribe <ファイル>"
     ),
     "usage_ask": "使い方: /ask <質問>",
     "usage_draw": (
