@@ -162,6 +162,12 @@ class SlackListeners:
         """
         return await self._locales.of(team, user) or self._services.locale
 
+    async def _about_user(self, place: SlackPlace, command: Command) -> tuple[SlackPlace, Command]:
+        """``place`` and ``command`` with what the handlers need to know of the user: their
+        language, and their groups when ``ALLOWED_ROLES`` needs them (after the ack: Slack calls)."""
+        place, command = await self._in_language(place, command)
+        return place, await self._with_roles(command)
+
     async def _in_language(self, place: SlackPlace, command: Command) -> tuple[SlackPlace, Command]:
         """``place`` and ``command`` in the user's language."""
         locale = await self._locale(place.team, place.user)
@@ -199,8 +205,7 @@ class SlackListeners:
         async def work() -> None:
             place, command = from_slash_command(body)
             try:
-                place, command = await self._in_language(place, command)
-                command = await self._with_roles(command)
+                place, command = await self._about_user(place, command)
                 await HANDLERS[name](command, self._reply(place, respond), self._services)
             finally:
                 if thinking:
@@ -223,8 +228,7 @@ class SlackListeners:
             if not await self._first_delivery(click_key(body)):
                 return
             place, command, request = from_click(body, action)
-            place, command = await self._in_language(place, command)
-            command = await self._with_roles(command)
+            place, command = await self._about_user(place, command)
             await BOARD_CLICK(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
@@ -244,8 +248,7 @@ class SlackListeners:
             if not await self._first_delivery(click_key(body)):
                 return
             place, command, code = from_page_click(body, action)
-            place, command = await self._in_language(place, command)
-            command = await self._with_roles(command)
+            place, command = await self._about_user(place, command)
             await HISTORY_CLICK(code, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
@@ -262,8 +265,7 @@ class SlackListeners:
 
         async def work() -> None:
             place, command = from_message_action(body)
-            place, command = await self._in_language(place, command)
-            command = await self._with_roles(command)
+            place, command = await self._about_user(place, command)
             request = await audio_of(body["message"], self._client, self._file_hosts)
             await TRANSCRIBE(request, command, self._reply(place, respond), self._services)
 
@@ -310,8 +312,7 @@ class SlackListeners:
         if not await self._first_delivery(event_key(body)):
             return
         place, command = from_message(event, team=body["team_id"], conversation=conversation)
-        place, command = await self._in_language(place, command)
-        command = await self._with_roles(command)
+        place, command = await self._about_user(place, command)
         await HANDLERS[MESSAGE_COMMAND](command, self._reply(place), self._services)
 
     async def error(self, error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:

@@ -76,16 +76,7 @@ def from_slash_command(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
 def from_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[SlackPlace, Command, JankenRequest]:
     """A button on a board message: the request names that message, which the reply may edit."""
     place = _click_place(body)
-    user = _object(body.get("user"), "user")
-    command = Command(
-        "slack",
-        place.team,
-        place.channel,
-        place.user,
-        "",
-        user_name=_extra(user.get("name")) or _extra(user.get("username")),
-        request_id=_extra(action.get("action_ts")),
-    )
+    command = _clicker(body, action, place)
     # The code in the button's value says what it does (the action id only routes the click to us).
     ref = board_ref(place.channel, place.board_ts or "")
     return place, command, janken_board.clicked(action.get("value"), ref)
@@ -100,7 +91,13 @@ def from_page_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[Slack
         _id(_object(channel, "channel").get("id"), "channel.id"),
         _id(user.get("id"), "user.id"),
     )
-    command = Command(
+    return place, _clicker(body, action, place), _extra(action.get("value"))
+
+
+def _clicker(body: dict[str, Any], action: dict[str, Any], place: SlackPlace) -> Command:
+    """The command a button click carries: who clicked, where, once per click (``action_ts``)."""
+    user = _object(body.get("user"), "user")
+    return Command(
         "slack",
         place.team,
         place.channel,
@@ -109,7 +106,6 @@ def from_page_click(body: dict[str, Any], action: dict[str, Any]) -> tuple[Slack
         user_name=_extra(user.get("name")) or _extra(user.get("username")),
         request_id=_extra(action.get("action_ts")),
     )
-    return place, command, _extra(action.get("value"))
 
 
 def from_message_action(body: dict[str, Any]) -> tuple[SlackPlace, Command]:
