@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -42,10 +42,11 @@ from core.errors import BotError
 from core.messages import text
 from core.store.base import DELIVERY_TTL
 from handlers.failures import unexpected, user_message
-from handlers.port import Command, Services
+from handlers.port import Command, Reply, Services
 from handlers.registry import BOARD_CLICK, HANDLERS, HISTORY_CLICK, MESSAGE_COMMAND, TRANSCRIBE, policy
 
 _log = logging.getLogger(__name__)
+_Request = TypeVar("_Request")
 COMMANDS = tuple(HANDLERS)
 TRANSCRIBE_SHORTCUT = "transcribe"
 """The callback id of the Transcribe message shortcut (slack-manifest.json)."""
@@ -223,15 +224,7 @@ class SlackListeners:
     ) -> None:
         """A move or "play again" on a board: one round (or one new game) per click."""
         await ack()
-
-        async def work() -> None:
-            if not await self._first_delivery(click_key(body)):
-                return
-            place, command, request = from_click(body, action)
-            place, command = await self._about_user(place, command)
-            await BOARD_CLICK(request, command, self._reply(place, respond), self._services)
-
-        self._start(work, context, body, respond)
+        self._click(body, context, respond, lambda: from_click(body, action), BOARD_CLICK)
 
     async def history_button(
         self,
@@ -243,13 +236,25 @@ class SlackListeners:
     ) -> None:
         """Older, newer or delete under a private /history page."""
         await ack()
+        self._click(body, context, respond, lambda: from_page_click(body, action), HISTORY_CLICK)
+
+    def _click(
+        self,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: Respond,
+        translate: Callable[[], tuple[SlackPlace, Command, _Request]],
+        handler: Callable[[_Request, Command, Reply, Services], Awaitable[object]],
+    ) -> None:
+        """Run ``handler`` on what a button carries once the ack is out, once per click across
+        processes (Slack may deliver a click to more than one)."""
 
         async def work() -> None:
             if not await self._first_delivery(click_key(body)):
                 return
-            place, command, code = from_page_click(body, action)
+            place, command, request = translate()
             place, command = await self._about_user(place, command)
-            await HISTORY_CLICK(code, command, self._reply(place, respond), self._services)
+            await handler(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
 
