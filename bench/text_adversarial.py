@@ -11,7 +11,7 @@ Operations
     ``split3500`` / ``split2000``  split_message at Slack's and Discord's limits
     ``stream``      a live stream: the buffer grows by 10k; split_head while it is over 3,500,
                     stable_length and defuse_markdown on what would be sent
-    ``open_fence``  ``to_mrkdwn``  ``defuse``  ``escape``  ``stable``  once on the whole text
+    ``open_fence``  ``defuse``  ``escape``  ``stable``  once on the whole text
     ``terminal``    the console's control-sequence stripper (always the repository's)
 
 How
@@ -142,7 +142,6 @@ def operations(text_mod: ModuleType, render: ModuleType) -> dict[str, Callable[[
         "split2000": lambda text: text_mod.split_message(text, 2_000),
         "stream": stream,
         "open_fence": text_mod.open_fence,
-        "to_mrkdwn": render.to_mrkdwn,
         "defuse": render.defuse_markdown,
         "escape": render.escape_mrkdwn,
         "stable": render.stable_length,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.slack_app.render import JOINER, defuse_markdown, escape_mrkdwn, stable_length, to_mrkdwn
+from bot.slack_app.render import JOINER, defuse_markdown, escape_mrkdwn, stable_length
 from core.text import cut_point, open_fence, split_head, split_message
 
 SIZE = 200_000
@@ -243,7 +243,6 @@ def test_a_stream_cuts_growing_prefixes(name: str) -> None:
 @pytest.mark.parametrize("name", SHAPES)
 def test_renderers_never_ping_or_hide_a_link(name: str) -> None:
     text = shape(name)
-    assert_honest_mrkdwn(to_mrkdwn(text))
     assert_honest_mrkdwn(escape_mrkdwn(text))
     assert_honest_markdown(defuse_markdown(text))
 

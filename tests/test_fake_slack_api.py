@@ -399,6 +399,20 @@ async def test_text_size_limits(slack: FakeSlackAPI, client: AsyncWebClient) -> 
 
 
 @pytest.mark.asyncio
+async def test_markdown_text_goes_without_text_or_blocks(slack: FakeSlackAPI, client: AsyncWebClient) -> None:
+    posted = await client.chat_postMessage(channel="C1", markdown_text="**太字**です")
+    assert slack.message_text("C1", posted["ts"]) == "**太字**です"
+    both = client.chat_postMessage(channel="C1", markdown_text="**a**", text="a")
+    assert (await _refused(both))["error"] == "markdown_text_conflict"
+    blocks = [{"type": "divider"}]
+    refused = await _refused(client.chat_update(channel="C1", ts=posted["ts"], markdown_text="b", blocks=blocks))
+    assert refused["error"] == "markdown_text_conflict"
+    assert (await client.chat_update(channel="C1", ts=posted["ts"], markdown_text="**c**"))["ok"]
+    assert slack.message_text("C1", posted["ts"]) == "**c**"
+    assert len(slack.messages) == 1
+
+
+@pytest.mark.asyncio
 async def test_block_count_limits(slack: FakeSlackAPI, client: AsyncWebClient) -> None:
     divider = {"type": "divider"}
     posted = await client.chat_postMessage(channel="C1", text="x", blocks=[divider] * 50)

@@ -552,7 +552,8 @@ async def test_a_link_in_a_question_or_an_answer_shows_its_host(bot: SlackBot) -
     await bot.send.slash("/ask", "is [Sign in to Slack](https://evil.example/x) real?")
     [answer] = await until(bot.answers)
     [question] = [m for m in bot.slack.messages.values() if m.ts == answer.thread_ts]
-    assert "Sign in to Slack (<https://evil.example/x|evil.example>)" in question.text  # mrkdwn
+    assert "Sign in to Slack ([evil.example](https://evil.example/x))" in question.blocks[1]["text"]
+    assert "evil.example/x|" not in question.text  # the notification text: escaped mrkdwn
     assert (
         "the docs ([evil.example](https://evil.example/login))" in answer.text
     )  # a native stream's Markdown

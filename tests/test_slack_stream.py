@@ -52,7 +52,7 @@ async def test_an_answer_complete_by_its_post_turn_is_posted_whole(native: bool)
     busy = {"chat.postMessage": Limit(1, 0.5, per_channel=True), "chat.startStream": Limit(1, 60)}
     async with FakeSlackAPI() as slack:
         await stream(slack, native, busy, taken=("chat.postMessage", "chat.startStream"))
-        assert slack.calls_to("chat.postMessage")[0].args["text"] == WHOLE  # waited 0.5 s, then whole
+        assert slack.calls_to("chat.postMessage")[0].args["markdown_text"] == WHOLE  # waited 0.5 s, then whole
         assert slack.calls_to("chat.update") == slack.calls_to("chat.startStream") == []
         assert thread(slack) == [WHOLE]
 
@@ -61,9 +61,29 @@ async def test_with_no_stream_turn_free_an_answer_streams_by_post_and_update() -
     async with FakeSlackAPI() as slack:
         await stream(slack, limits={"chat.startStream": Limit(1, 60)}, taken=("chat.startStream",))
         assert slack.calls_to("chat.startStream") == []
-        first = slack.calls_to("chat.postMessage")[0].args["text"]
+        first = slack.calls_to("chat.postMessage")[0].args["markdown_text"]
         assert first and WHOLE.startswith(first) and first != WHOLE  # shown in part before the whole
         assert thread(slack) == [WHOLE]
+
+
+async def test_a_posted_and_edited_answer_keeps_markdown_bold_next_to_japanese() -> None:
+    """Old mrkdwn shows ``*太字*`` with its asterisks; ``markdown_text`` renders ``**太字**`` bold."""
+    parts = ["これは", "**太字**", "です。<!here> ", "**終わり**"]
+
+    async def japanese() -> AsyncIterator[str]:
+        for part in parts:
+            await asyncio.sleep(0.3)
+            yield part
+
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        pacer = SlackPacer(SLACK_LIMITS, min_interval=0)
+        client = PacedWebClient(pacer=pacer, token="xoxb-test", base_url=slack.api_url, session=session)
+        await SlackStreamer(client, pacer, native=False).stream(TARGET, japanese())
+        calls = slack.calls_to("chat.postMessage") + slack.calls_to("chat.update")
+        assert len(calls) >= 2 and all("text" not in c.args and c.args["markdown_text"] for c in calls)
+        [answer] = thread(slack)
+        assert answer.startswith("これは**太字**です。") and answer.endswith("**終わり**")
+        assert "<!here>" not in answer  # still no ping
 
 
 async def test_without_room_to_stop_a_stream_none_is_started() -> None:

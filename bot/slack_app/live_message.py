@@ -2,8 +2,9 @@
 
 Each shows a growing answer; :mod:`bot.slack_app.stream` decides which to open and when
 each write may go. A native stream (``chat.startStream`` / ``appendStream`` /
-``stopStream``, Markdown) only ever grows; a posted message (mrkdwn) is rewritten
-whole with ``chat.update``.
+``stopStream``) only ever grows; a posted message is rewritten whole with
+``chat.update``. Both carry ``markdown_text``, which Slack renders as standard
+Markdown, so ``**bold**`` next to Japanese shows bold rather than its asterisks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_app.render import defuse_markdown, stable_length, to_mrkdwn
+from bot.slack_app.render import defuse_markdown, stable_length
 from core.errors import RateLimited
 
 _log = logging.getLogger(__name__)
@@ -104,14 +105,14 @@ class EditedMessage:
         self._shown = ""
 
     async def show(self, raw: str, *, final: bool) -> None:
-        body = to_mrkdwn(raw)
+        body = defuse_markdown(raw)
         if self.ts is None:
             posted = await self._client.chat_postMessage(
-                channel=self._target.channel, thread_ts=self._target.thread_ts, text=body
+                channel=self._target.channel, thread_ts=self._target.thread_ts, markdown_text=body
             )
             self.ts = str(posted["ts"])
         elif body != self._shown:
-            await self._client.chat_update(channel=self._target.channel, ts=self.ts, text=body)
+            await self._client.chat_update(channel=self._target.channel, ts=self.ts, markdown_text=body)
         self._shown = body
 
 

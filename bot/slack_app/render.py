@@ -1,23 +1,25 @@
-"""Slack text and Block Kit: Markdown to mrkdwn, ping-proofing, and the game board.
+"""Slack text and Block Kit: ping-proof Markdown and mrkdwn, and the game board.
 
 Old mrkdwn only sees ``*bold*`` or ``~strike~`` whose marks sit next to a space or
 punctuation, so emphasis next to Japanese (CJK has no spaces) shows its asterisks.
-Where our own messages use emphasis (the game board), they are a ``markdown`` block,
-which Slack renders as standard Markdown whatever the script. Captions, progress lines
-and private notes carry no emphasis, so they stay escaped mrkdwn text: a file's
-comment has no Markdown field, and a mention (``<@U…>``) needs mrkdwn.
+So wherever formatting matters it is standard Markdown, which Slack renders
+whatever the script: answers go as ``markdown_text`` (streamed, or posted and
+edited), and a thread's question and the game board as ``markdown`` blocks.
+Captions, progress lines and private notes carry no emphasis, so they stay escaped
+mrkdwn text: a file's comment has no Markdown field, and a mention (``<@U…>``)
+needs mrkdwn.
 
 Model output never pings: in mrkdwn ``&``, ``<`` and ``>`` are escaped as Slack
-asks, so ``<!channel>`` or ``<@U…>`` cannot form; in Markdown (the native
-stream) a word joiner goes between ``<`` and ``!@#``; and in both a word
-joiner follows the ``@`` of ``@channel``, ``@here`` and ``@everyone``.
+asks, so ``<!channel>`` or ``<@U…>`` cannot form; in Markdown a word joiner goes
+between ``<`` and ``!@#``; and in both a word joiner follows the ``@`` of
+``@channel``, ``@here`` and ``@everyone``.
 
 A link never hides its target. A web link is shown as its label followed by
 the host in parentheses (that host links to the URL, so the visible text of
 every link is its real host or the URL itself); a link whose label is the URL
 is shown as the bare URL. Anything else that could link a label elsewhere (other
 schemes, reference definitions, Slack's ``<url|label>`` typed in Markdown) is
-left visible as text: escaped in mrkdwn, broken by a word joiner in Markdown.
+left visible as text, broken by a word joiner.
 
 Every function here is linear in its input, since model output is untrusted:
 no pattern can rescan the text from every position, because each repeat is
@@ -39,8 +41,6 @@ from handlers.janken_text import describe, move_label
 from handlers.port import GameView, PageButton
 
 JOINER = "\u2060"
-_FENCE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
-_INLINE_CODE = re.compile(r"(`[^`\n]+`)")
 _BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _MARKDOWN_SYNTAX = re.compile(r"[\\`*_~\[\]<>#]")
 
@@ -53,9 +53,6 @@ _LINK = (
 )
 _SCHEME = re.compile(r"(?i:https?)://")
 _HOST = re.compile(r"(?i:https?)://([A-Za-z0-9.-]{1,253})(?::[0-9]{1,5})?(?=[/?#]|\Z)")
-_INLINE_RULES = rf"{_LINK}|\*\*(?P<bold>[^\n]+?)\*\*|__(?P<under>[^\n]+?)__|~~(?P<strike>[^\n]+?)~~"
-_INLINE_STYLE = re.compile(_INLINE_RULES)
-_MRKDWN_STYLE = re.compile(rf"^#{{1,6}}[ \t]+(?P<title>[^\n]*)|{_INLINE_RULES}", re.MULTILINE)
 
 _LINKING_ANGLE = (
     r"<(?=[!@#]|[A-Za-z][A-Za-z0-9+.-]{0,31}://|(?i:www)\."
@@ -93,41 +90,6 @@ def escape_mrkdwn(raw: str) -> str:
     """Escape the three characters Slack reserves, and defuse broadcast words."""
     escaped = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _BROADCAST.sub("@" + JOINER, escaped)
-
-
-def to_mrkdwn(markdown: str) -> str:
-    """Model Markdown as Slack mrkdwn: escaped everywhere, restyled outside code."""
-    pieces = []
-    for fenced in _FENCE.split(markdown):
-        if fenced.startswith("```"):
-            pieces.append(escape_mrkdwn(fenced))
-            continue
-        for part in _INLINE_CODE.split(fenced):
-            escaped = escape_mrkdwn(part)
-            if not part.startswith("`"):  # restyling can join a word to "@" ("@here__" -> "@here*")
-                escaped = _BROADCAST.sub("@" + JOINER, _MRKDWN_STYLE.sub(_restyle, escaped))
-            pieces.append(escaped)
-    return "".join(pieces)
-
-
-def _restyle(match: re.Match[str]) -> str:
-    """One construct of escaped Markdown in mrkdwn; what it encloses is restyled in turn."""
-    kind = match.lastgroup
-    if kind == "title":
-        shown = match["title"].rstrip("#").rstrip()
-        return f"*{_INLINE_STYLE.sub(_restyle, shown)}*" if shown else match[0]
-    if kind == "url":
-        url = match["url"]
-        label, host = match["label"].strip(), _host(url)
-        if not label or _same_place(label, url):
-            return f"<{url}>"
-        if host is not None and label.lower() == host:
-            return f"<{url}|{host}>"
-        shown = _INLINE_STYLE.sub(_restyle, label)
-        return f"{shown} (<{url}|{host}>)" if host else f"{shown} (<{url}>)"
-    inner = match["bold"] or match["under"] or match["strike"]
-    mark = "~" if match["strike"] else "*"
-    return f"{mark}{_INLINE_STYLE.sub(_restyle, inner)}{mark}"
 
 
 def defuse_markdown(markdown: str) -> str:
@@ -243,6 +205,14 @@ def _button(label: str, action_id: str, state: BoardButton, style: str | None = 
     if style:
         button["style"] = style
     return button
+
+
+def question_blocks(asked: str, question: str) -> list[dict[str, Any]]:
+    """A thread's opening message: who asked (a mention, so mrkdwn), then the question as Markdown."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": asked}},
+        {"type": "markdown", "text": defuse_markdown(question)},
+    ]
 
 
 def page_blocks(message: str, buttons: Sequence[PageButton]) -> list[dict[str, Any]]:

@@ -93,7 +93,9 @@ class SlackReply:
         line = text("question_from", self._place.locale, user=f"<@{self._place.user}>")
         with slack_errors():
             posted = await self._client.chat_postMessage(
-                channel=self._place.channel, text=f"{line}\n{render.to_mrkdwn(title)}"
+                channel=self._place.channel,
+                text=f"{line}\n{render.escape_mrkdwn(title)}",
+                blocks=render.question_blocks(line, title),
             )
         return str(posted["ts"])
 

@@ -1,8 +1,9 @@
 """Streaming an answer into a Slack thread, complete however long or busy it gets.
 
 Two ways to show a growing message: Slack's native stream
-(``chat.startStream`` / ``appendStream`` / ``stopStream``, Markdown) or, where a
-workspace lacks it, ``chat.postMessage`` then ``chat.update`` (mrkdwn). Either
+(``chat.startStream`` / ``appendStream`` / ``stopStream``) or, where a
+workspace lacks it, ``chat.postMessage`` then ``chat.update``; both send
+``markdown_text`` (standard Markdown, safe next to Japanese). Either
 way a message is edited at most about once a second, each edit waits its turn
 in the workspace's shared budget (:class:`~bot.slack_app.limits.SlackPacer`), so
 twenty streams at once make fewer, larger edits instead of a storm of 429s.
@@ -32,7 +33,7 @@ from bot.slack_app.live_message import (
     SlackMessage,
     StreamTarget,
 )
-from bot.slack_app.render import defuse_markdown, to_mrkdwn
+from bot.slack_app.render import defuse_markdown
 from core.text import MIN_LIMIT
 
 _log = logging.getLogger(__name__)
@@ -40,10 +41,10 @@ _log = logging.getLogger(__name__)
 NATIVE_LIMIT = 11_000
 """Characters of model text per streamed message."""
 EDIT_LIMIT = 3_500
-"""Characters of model text per posted message."""
-SENT_MAX = {True: 11_800, False: 3_900}
-"""Characters Slack takes once rendered: 12,000 of ``markdown_text`` per stream call, and 4,000 of
-``chat.update`` text (``msg_too_long`` past it), less room for a closing fence and a note."""
+"""Characters of model text per posted message: each edit sends the whole message again."""
+SENT_MAX = 11_800
+"""Characters Slack takes once defused: 12,000 of ``markdown_text`` per call (``msg_too_long``
+past it), less room for a closing fence and a note."""
 
 
 START, POST = "chat.startStream", "chat.postMessage"
@@ -127,19 +128,18 @@ class _SlackAnswer:
 
     def limit(self, raw: str, opening: str, message: LiveMessage | None) -> int:
         native = isinstance(message, NativeMessage) if message else opening == START
-        return _fitted(raw, self._streamer.limit_for(native), native)
+        return _fitted(raw, self._streamer.limit_for(native))
 
     async def open(self, raw: str, *, final: bool, opening: str) -> SlackMessage:
         return await self._streamer.open(self._target, raw, final=final, native=opening == START)
 
 
-def _fitted(raw: str, limit: int, native: bool) -> int:
-    """``limit``, lowered until that much of ``raw`` is short enough once rendered for Slack.
+def _fitted(raw: str, limit: int) -> int:
+    """``limit``, lowered until that much of ``raw`` is short enough once defused for Slack.
 
-    Escaping lengthens text (``&`` becomes ``&amp;``), so text full of such characters
-    is cut into smaller messages rather than refused.
+    Defusing lengthens text (a word joiner after each ``<`` that could ping or link), so
+    text full of such characters is cut into smaller messages rather than refused.
     """
-    render, most = (defuse_markdown if native else to_mrkdwn), SENT_MAX[native]
-    while limit > MIN_LIMIT and (size := len(render(raw[:limit]))) > most:
-        limit = max(MIN_LIMIT, limit * most // size - 1)
+    while limit > MIN_LIMIT and (size := len(defuse_markdown(raw[:limit]))) > SENT_MAX:
+        limit = max(MIN_LIMIT, limit * SENT_MAX // size - 1)
     return limit

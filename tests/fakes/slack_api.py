@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .slack_limits import TRUNCATED_WARNING, RateLimiter, size_error, truncate_text
+from .slack_limits import TRUNCATED_WARNING, RateLimiter, argument_error, truncate_text
 from .slack_socket import SocketModeMixin, app_token_error
 from .slack_state import BOT_USER_ID, Call, Message, SlackState, UploadedFile
 
@@ -249,7 +249,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             return _refusal("ratelimited", 429, {"Retry-After": str(retry_after)})
         try:
             blocks = _jsonish(args.get("blocks"))
-            error = size_error(method, args, blocks) or self._image_block_error(blocks)
+            error = argument_error(method, args, blocks) or self._image_block_error(blocks)
             return _refusal(error) if error else _Answer({"ok": True, **handler(args)})
         except SlackError as exc:
             return _refusal(exc.error)

@@ -84,7 +84,7 @@ class RateLimiter:
         return None
 
 
-# ----- size limits ---------------------------------------------------------------------------------
+# ----- argument limits -----------------------------------------------------------------------------
 
 TEXT_TRUNCATED_AT = 40_000
 """chat.postMessage / chat.postEphemeral `text` past this is cut and posted with a `message_truncated`
@@ -106,6 +106,9 @@ _MARKDOWN_METHODS = frozenset(
     {"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.startStream", "chat.appendStream",
      "chat.stopStream"}
 )  # fmt: skip
+_MARKDOWN_ALONE = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+"""Methods where `markdown_text` goes without `text` or `blocks`: "markdown_text_conflict: Markdown text
+cannot be used in conjunction with `blocks` or `text` argument" (chat.postMessage's errors table)."""
 _BLOCKS_ERROR = {
     "chat.postMessage": "invalid_blocks",
     "chat.update": "invalid_blocks",
@@ -118,11 +121,14 @@ TRUNCATED_WARNING = {"warnings": ["message_truncated"], "messages": [_TRUNCATED]
 """The `response_metadata` Slack adds to a post whose text it truncated."""
 
 
-def size_error(method: str, args: Mapping[str, Any], blocks: Any) -> str | None:
-    """The error Slack gives a call whose text or blocks are over a documented limit, else None.
+def argument_error(method: str, args: Mapping[str, Any], blocks: Any) -> str | None:
+    """The error Slack gives a call whose text or blocks are over a documented limit, or whose
+    `markdown_text` comes with `text` or `blocks`; else None.
 
     `blocks` is the decoded `blocks` argument (a list, or None).
     """
+    if method in _MARKDOWN_ALONE and args.get("markdown_text") and (args.get("text") or blocks):
+        return "markdown_text_conflict"
     if method in _MARKDOWN_METHODS and len(str(args.get("markdown_text") or "")) > MARKDOWN_TEXT_MAX:
         return "msg_too_long"
     if method == "chat.update" and len(str(args.get("text") or "")) > UPDATE_TEXT_MAX:
