@@ -192,6 +192,18 @@ def _rounded_fill(width: int, height: int, colour: str) -> Image.Image:
     return Image.new("RGB", (width, height), colour)
 
 
+def art_thumbnail(data: bytes) -> bytes | None:
+    """The art as a card draws it (:data:`ART_SIDE` square) in a JPEG of a few tens of KB: small
+    enough for the store to keep, so that a card drawn after a restart, or by another process,
+    still shows it. ``None`` for art that cannot be read. CPU-bound, like :func:`render`."""
+    fitted = _art(data)
+    if fitted is _placeholder():
+        return None
+    out = io.BytesIO()
+    fitted.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
 _arts: OrderedDict[bytes, Image.Image] = OrderedDict()
 _arts_lock = threading.Lock()
 

@@ -205,7 +205,7 @@ async def _show(
 ) -> None:
     """Show a board (with its battle card) and link it to the game it shows, so a later click
     on it can be checked."""
-    view = await janken_card.with_card(view, command.locale)
+    view = await janken_card.with_card(view, command.locale, services.store)
     ref = await reply.show_game(view, edit_clicked=edit)
     key = _board_key(command, ref)
     await services.store.link_board(key, command.player, view.game.game_id, view.game.opponent)
@@ -232,7 +232,7 @@ async def start_character(description: str, command: Command, reply: Reply, serv
         name = shown(description, NAME_CHARS)
         image_ref = await reply.post_image(image, name)
         await logbook.add_usage(command, services, Usage(images=1))
-    janken_card.SHELF.keep(image_ref, image.data)
+    await janken_card.keep_art(services.store, image_ref, image.data)
     await start(Opponent(name, description, image_ref), command, reply, services)
 
 

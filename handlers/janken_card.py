@@ -5,51 +5,31 @@ so it is made here, once per board shown, and handed over in :attr:`GameView.car
 
 The opponent's art is the picture drawn for it. Its bytes are at hand only when it is
 drawn, and the adapters' image refs (a Slack file id, a Discord attachment URL) are not
-worth a download per round, so :class:`ArtShelf` keeps the last few drawn pictures in
-memory, keyed by image ref. After a restart (or on another process) the art is gone and
-the card shows its placeholder instead: a card is a picture of the game, not its state.
+worth a download per round, so :func:`keep_art` keeps the art, as the card draws it (a
+small JPEG), in the store under its image ref: a card drawn after a restart, or by another
+process sharing the store, still shows it. A card is a picture of the game, not its state,
+so art the store cannot keep or give back is drawn as the placeholder instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
-from collections import OrderedDict
+import hashlib
+import logging
 
 from core import battle_card
 from core.battle_card import BattleCard
+from core.errors import Unavailable
 from core.janken import Outcome
 from core.messages import text
+from core.store import Store
 from handlers.port import GameView
 
-ART_KEPT = 16
-"""Drawn pictures kept (about 1-2 MB each): the games being played now."""
+_log = logging.getLogger(__name__)
 
-
-class ArtShelf:
-    """The bytes of the opponents' pictures drawn lately, by image ref (least recently used go)."""
-
-    def __init__(self, size: int = ART_KEPT) -> None:
-        self._size = size
-        self._arts: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def keep(self, image_ref: str, art: bytes) -> None:
-        if not image_ref:  # an upload the platform gave no ref for cannot be asked for again
-            return
-        with self._lock:
-            self._arts[image_ref] = art
-            self._arts.move_to_end(image_ref)
-            while len(self._arts) > self._size:
-                self._arts.popitem(last=False)
-
-    def get(self, image_ref: str | None) -> bytes | None:
-        with self._lock:
-            art = self._arts.get(image_ref) if image_ref else None
-            if art is not None and image_ref:
-                self._arts.move_to_end(image_ref)
-            return art
+ART_TTL = 30 * 24 * 3600.0
+"""How long a drawn opponent's art is kept: longer than a game is left waiting for its next move."""
 
 
 def card_of(view: GameView, locale: str, art: bytes | None = None) -> BattleCard:
@@ -101,12 +81,29 @@ def alt_text(view: GameView, locale: str) -> str:
     )
 
 
-SHELF = ArtShelf()
-"""This process's drawn pictures: a cache like :mod:`core.battle_card`'s, not a client."""
+def _art_key(image_ref: str) -> str:
+    """A store key of bounded length, whatever the ref (a Discord URL can be long)."""
+    return "art:" + hashlib.sha256(image_ref.encode()).hexdigest()[:32]
 
 
-async def with_card(view: GameView, locale: str, shelf: ArtShelf = SHELF) -> GameView:
+async def keep_art(store: Store, image_ref: str, art: bytes) -> None:
+    """Keep a newly drawn opponent's art for every card of its games (in a worker thread: the
+    art is decoded and scaled). An upload the platform gave no ref for cannot be asked for again."""
+    thumbnail = await asyncio.to_thread(battle_card.art_thumbnail, art) if image_ref else None
+    if thumbnail is None:
+        return
+    try:
+        await store.keep_blob(_art_key(image_ref), thumbnail, ART_TTL)
+    except Unavailable:
+        _log.warning("the store could not keep the opponent's art; its cards show the placeholder")
+
+
+async def with_card(view: GameView, locale: str, store: Store) -> GameView:
     """``view`` carrying its card's PNG, rendered in a worker thread (it is CPU-bound)."""
-    card = card_of(view, locale, shelf.get(view.game.opponent.image_ref))
-    png = await asyncio.to_thread(battle_card.render, card)
+    image_ref, art = view.game.opponent.image_ref, None
+    try:
+        art = await store.blob(_art_key(image_ref)) if image_ref else None
+    except Unavailable:
+        _log.warning("the store could not give the opponent's art back; the card shows the placeholder")
+    png = await asyncio.to_thread(battle_card.render, card_of(view, locale, art))
     return dataclasses.replace(view, card=png)

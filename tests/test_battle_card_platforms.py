@@ -5,6 +5,7 @@ a file saved per round)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import random
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from PIL import Image
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,6 +25,7 @@ from core.janken import Move, Opponent, Outcome, Round, advance, new_game
 from core.messages import text
 from core.store import PlayerKey
 from core.store.memory import MemoryStore
+from core.store.sqlite import SQLiteStore
 from handlers import janken_card
 from handlers.port import GameView, Services
 from tests.discord_harness import openai_services, running
@@ -62,15 +65,43 @@ def test_every_move_and_outcome_has_its_card_words(locale: str) -> None:
     assert all(text(f"card_round_{outcome.value}", locale, round=1) for outcome in Outcome)
 
 
-async def test_a_drawn_opponents_art_is_on_its_card_until_the_shelf_forgets_it() -> None:
-    shelf = janken_card.ArtShelf(size=1)
-    shelf.keep("F1", b"art one")
+def _art(colour: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (1024, 1024), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _art_pixel(card: bytes) -> tuple[int, ...]:
+    """A pixel in the middle of the card's art box."""
+    left, top, right, bottom = battle_card.ART_BOX
+    return Image.open(io.BytesIO(card)).convert("RGB").getpixel(((left + right) // 2, (top + bottom) // 2))
+
+
+async def test_a_drawn_opponents_art_is_kept_in_the_store_for_every_later_card(tmp_path: Path) -> None:
+    """Kept in the store, not in the process: a card drawn after a restart still shows the art."""
     view = GameView("alice", new_game("g1", Opponent("Bob", image_ref="F1"), 3))
-    assert janken_card.card_of(view, "en", shelf.get("F1")).opponent_art == b"art one"
-    shelf.keep("F2", b"art two")
-    assert shelf.get("F1") is None and shelf.get(None) is None
-    shown = await janken_card.with_card(view, "en", shelf)
-    assert shown.card is not None and shown.card.startswith(PNG) and shown == view  # the card is no state
+    store = await SQLiteStore.open(tmp_path / "bot.db")
+    await janken_card.keep_art(store, "F1", _art("#ff0000"))
+    await store.close()
+    reopened = await SQLiteStore.open(tmp_path / "bot.db")  # a new process
+    shown = await janken_card.with_card(view, "en", reopened)
+    assert shown.card is not None and shown.card.startswith(PNG) and dataclasses.replace(shown, card=None) == view
+    red, green, blue = _art_pixel(shown.card)
+    assert red > 200 and green < 60 and blue < 60  # the art, not the grey placeholder
+    kept = await reopened.blob(janken_card._art_key("F1"))
+    assert kept is not None and len(kept) < 60_000  # a thumbnail, not the 1024x1024 drawing
+    unknown = GameView("alice", new_game("g2", Opponent("Eve", image_ref="F2"), 3))
+    placeholder = _art_pixel((await janken_card.with_card(unknown, "en", reopened)).card or b"")
+    assert placeholder == _art_pixel(battle_card.render(janken_card.card_of(unknown, "en")))
+    await reopened.close()
+
+
+async def test_art_that_cannot_be_read_or_has_no_ref_is_not_kept() -> None:
+    store = MemoryStore()
+    await janken_card.keep_art(store, "F1", b"not a picture")
+    await janken_card.keep_art(store, "", _art("#00ff00"))
+    assert await store.blob(janken_card._art_key("F1")) is None
+    assert await store.blob(janken_card._art_key("")) is None
 
 
 # --- Discord ---

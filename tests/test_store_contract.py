@@ -271,6 +271,7 @@ async def test_durable_state_survives_reopening(reopen: Callable[[], Awaitable[S
     await first.append_history("c1", [Turn("user", "hi")], keep=10)
     await first.link_board("C1:1.0", ALICE, "g1", CAT)
     await first.link_answer("C1:2", "discord:G:C1:i1")
+    await first.keep_blob("art:g1", b"\x00\xffjpeg", 60)
     await first.close()
     second = await reopen()
     assert (await second.get_game(ALICE)).opponent_hp == 2  # type: ignore[union-attr]
@@ -278,6 +279,7 @@ async def test_durable_state_survives_reopening(reopen: Callable[[], Awaitable[S
     assert await second.load_history("c1") == [Turn("user", "hi")]
     assert await second.board_of("C1:1.0") == BoardLink(ALICE, "g1", CAT)
     assert await second.conversation_of("C1:2") == "discord:G:C1:i1"
+    assert await second.blob("art:g1") == b"\x00\xffjpeg"
     assert (await second.apply_round(ALICE, "m1", LOSE)).repeated  # type: ignore[union-attr]
     await second.close()
 

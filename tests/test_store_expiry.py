@@ -1,5 +1,5 @@
-"""The store's expiring primitives: claims, counters with a limit, and conversations with a
-lifetime. Every backend (the ``store`` fixture) must pass all of it; the last tests check
+"""The store's expiring primitives: claims, counters with a limit, conversations with a
+lifetime, and blobs (small pictures kept for a while). Every backend (the ``store`` fixture) must pass all of it; the last tests check
 what only one backend can show (several clients on one database, the file staying small).
 
 Nothing here races the clock: whatever a test expects still there gets a lifetime it cannot
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ import pytest
 
 from core.conversation import Turn
 from core.store import Store
+from core.store.base import BLOB_MAX
 from core.store.memory import MemoryStore
 from core.store.redis import PREFIX, RedisStore
 from core.store.sqlite import SQLiteStore
@@ -43,11 +45,16 @@ async def _outlive(ttl: float) -> None:
     await asyncio.sleep(ttl + 0.15)
 
 
-async def _lifetime(store: Store, kind: Literal["claim", "count", "history"], key: str) -> float:
-    """Seconds the backend has ``key`` (a claim, a counter, a conversation) live for;
+async def _lifetime(store: Store, kind: Literal["claim", "count", "history", "blob"], key: str) -> float:
+    """Seconds the backend has ``key`` (a claim, a counter, a conversation, a blob) live for;
     ``math.inf`` when it has no expiry. A renewal shows here without racing the clock."""
     if isinstance(store, MemoryStore):
-        expiries = {"claim": store._claims, "count": store._counter_expiry, "history": store._history_expiry}
+        expiries = {
+            "claim": store._claims,
+            "count": store._counter_expiry,
+            "history": store._history_expiry,
+            "blob": store._blob_expiry,
+        }
         expiry = expiries[kind].get(key)
         return math.inf if expiry is None else expiry - time.monotonic()
     if isinstance(store, SQLiteStore):
@@ -55,6 +62,7 @@ async def _lifetime(store: Store, kind: Literal["claim", "count", "history"], ke
             "claim": ("claims", "key"),
             "count": ("counters", "key"),
             "history": ("conversations", "conversation"),
+            "blob": ("blobs", "key"),
         }[kind]
         row = await store._run(
             lambda conn: conn.execute(f"SELECT expires FROM {table} WHERE {column} = ?", (key,)).fetchone()
@@ -190,6 +198,70 @@ async def test_an_append_without_a_ttl_keeps_the_conversation_for_ever(store: St
     assert await _lifetime(store, "history", "c1") == math.inf
 
 
+PICTURE = random.Random(0).randbytes(200 * 1024)
+"""A thumbnail's worth of bytes (a 400x400 JPEG is some 20-60 KB), every byte value among them."""
+
+
+async def test_a_blob_reads_back_byte_for_byte_and_a_missing_one_is_none(store: Store) -> None:
+    assert await store.blob("art:g1") is None
+    await store.keep_blob("art:g1", PICTURE, LONG)
+    await store.keep_blob("art:odd", b"\x00\xff", LONG)
+    await store.keep_blob("art:every", bytes(range(256)), LONG)
+    await store.keep_blob("art:empty", b"", LONG)
+    await store.keep_blob("art:max", bytes(BLOB_MAX), LONG)  # exactly the bound is kept
+    assert await store.blob("art:g1") == PICTURE
+    assert await store.blob("art:odd") == b"\x00\xff"
+    assert await store.blob("art:every") == bytes(range(256))
+    assert await store.blob("art:empty") == b""
+    assert await store.blob("art:max") == bytes(BLOB_MAX)
+    assert await store.blob("art:g2") is None
+    assert await store.count("art:g1") == 0 and await store.claim("art:g1", LONG)  # blobs are apart
+
+
+async def test_keeping_a_blob_again_replaces_its_bytes_and_its_expiry(store: Store) -> None:
+    await store.keep_blob("art:g1", b"first", LONG)
+    await store.keep_blob("art:g1", b"second", LONGER)
+    assert await store.blob("art:g1") == b"second"
+    assert await _lifetime(store, "blob", "art:g1") > LONG  # renewed with the new ttl
+    await store.keep_blob("art:g1", b"third", SHORT)  # the last keep's ttl counts, a shorter one too
+    await _outlive(SHORT)
+    assert await store.blob("art:g1") is None
+
+
+async def test_a_blob_expires_after_its_ttl_and_reading_does_not_renew_it(store: Store) -> None:
+    await store.keep_blob("art:short", b"gone", SHORT)
+    await store.keep_blob("art:long", b"kept", LONG)
+    await _outlive(SHORT)
+    assert await store.blob("art:short") is None
+    assert await store.blob("art:long") == b"kept"
+    assert await _lifetime(store, "blob", "art:long") <= LONG
+    await store.keep_blob("art:short", b"new", LONG)  # kept afresh, not the old one's end
+    assert await store.blob("art:short") == b"new"
+
+
+REFUSED_BLOBS = {
+    "one byte too many": (bytes(BLOB_MAX + 1), LONG),
+    "zero ttl": (b"art", 0.0),
+    "negative ttl": (b"art", -1.0),
+    "NaN ttl": (b"art", math.nan),
+    "infinite ttl": (b"art", math.inf),
+}
+
+
+@pytest.mark.parametrize(("data", "ttl"), REFUSED_BLOBS.values(), ids=REFUSED_BLOBS.keys())
+async def test_a_blob_too_big_or_without_a_positive_ttl_is_refused_and_nothing_is_kept(
+    store: Store, data: bytes, ttl: float
+) -> None:
+    await store.keep_blob("art:old", b"old", LONG)
+    with pytest.raises(ValueError):
+        await store.keep_blob("art:new", data, ttl)
+    with pytest.raises(ValueError):
+        await store.keep_blob("art:old", data, ttl)
+    assert await store.blob("art:new") is None
+    assert await store.blob("art:old") == b"old"
+    assert await _lifetime(store, "blob", "art:old") <= LONG
+
+
 async def test_a_live_store_answers_a_ping(store: Store) -> None:
     await store.ping()
 
@@ -239,6 +311,14 @@ async def test_a_counter_is_shared_by_every_client_of_the_database(two_clients: 
     assert await b.take_unit("draw:alice", 9, 60) == 9
 
 
+async def test_a_blob_kept_by_one_client_reads_from_every_other(two_clients: tuple[Store, Store]) -> None:
+    a, b = two_clients
+    await a.keep_blob("art:g1", PICTURE, LONG)
+    assert await b.blob("art:g1") == PICTURE
+    await b.keep_blob("art:g1", b"redrawn", LONG)
+    assert await a.blob("art:g1") == b"redrawn"
+
+
 # Expired entries do not pile up where nothing reads them again.
 
 
@@ -247,19 +327,22 @@ async def _count_rows(store: SQLiteStore, table: str) -> int:
     return int(row[0])
 
 
-async def test_sqlite_sweeps_expired_claims_counters_and_conversations(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sqlite_sweeps_expired_claims_counters_conversations_and_blobs(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store = await SQLiteStore.open(tmp_path / "bot.db")
     for i in range(50):
         await store.claim(f"event:{i}", SHORT)
         await store.take_unit(f"draw:{i}", 5, SHORT)
         await store.append_history(f"c{i}", [HI, HO], keep=10, ttl=SHORT)
+        await store.keep_blob(f"art:{i}", b"art", SHORT)
     await _outlive(SHORT)
     for i in range(3):  # each write sweeps a bounded batch of what expired
         await store.claim(f"event:new{i}", 60)
         await store.take_unit(f"draw:new{i}", 5, 60)
         await store.append_history(f"new{i}", [HI], keep=10, ttl=60)
-    counts = {table: await _count_rows(store, table) for table in ("claims", "counters", "conversations")}
-    assert counts == {"claims": 3, "counters": 3, "conversations": 3}
+        await store.keep_blob(f"art:new{i}", b"art", 60)
+    tables = ("claims", "counters", "conversations", "blobs")
+    counts = {table: await _count_rows(store, table) for table in tables}
+    assert counts == {"claims": 3, "counters": 3, "conversations": 3, "blobs": 3}
     assert await _count_rows(store, "history") == 3
     await store.close()
 
@@ -270,12 +353,14 @@ async def test_memory_forgets_expired_entries_nothing_touches_again() -> None:
         await store.claim(f"event:{i}", 0.01)
         await store.take_unit(f"draw:{i}", 5, 0.01)
         await store.append_history(f"c{i}", [HI], keep=10, ttl=0.01)
+        await store.keep_blob(f"art:{i}", b"art", 0.01)
     await asyncio.sleep(0.05)
-    for i in range(2000):  # new keys, enough to make the store sweep (the old ones are never read)
+    for i in range(3000):  # new keys, enough to make the store sweep (the old ones are never read)
         await store.claim(f"event:new{i}", 60)
     assert all(key.startswith("event:new") for key in store._claims)
     assert store._claim_holders.keys() == store._claims.keys()
     assert (store._counters, store._counter_expiry, store._history, store._history_expiry) == ({}, {}, {}, {})
+    assert (store._blobs, store._blob_expiry) == ({}, {})
 
 
 async def test_a_database_from_before_expiry_opens_keeps_its_history_and_expires(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -316,5 +401,26 @@ async def test_a_database_from_before_claim_holders_opens_and_its_claims_work(tm
     await b.release("inflight:draw:alice", holder="A")
     assert await b.claim("inflight:draw:alice", LONG, holder="B")
     assert await a.claim("event:e1", LONG) and not await b.claim("event:e1", LONG)
+    await a.close()
+    await b.close()
+
+
+async def test_a_database_from_before_blobs_gains_them_and_keeps_its_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bot.db"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute(
+            "CREATE TABLE counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO counters (key, count, expires) VALUES ('draw:alice', 2, ?)", (time.time() + LONG,)
+        )
+    a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
+    assert await a.count("draw:alice") == 2
+    assert await a.blob("art:g1") is None
+    await a.keep_blob("art:g1", PICTURE, LONG)
+    assert await b.blob("art:g1") == PICTURE
+    await b.keep_blob("art:g2", b"art", SHORT)
+    await _outlive(SHORT)
+    assert await a.blob("art:g2") is None
     await a.close()
     await b.close()

@@ -13,6 +13,7 @@ warning naming the player, and is dropped or replaced by the next write.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ with :meth:`Store.claim`: far longer than any platform redelivers or a Discord t
 
 ANSWERS_REMEMBERED = 100_000
 """How many answer links a backend keeps: a link is forgotten once this many more have been made."""
+
+BLOB_MAX = 256 * 1024
+"""Bytes one blob may hold: the store keeps small pictures, not files."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,14 @@ class BoardLink:
     player: PlayerKey
     game_id: str
     opponent: Opponent | None = None
+
+
+def check_blob(data: bytes, ttl: float) -> None:
+    """Refuse what :meth:`Store.keep_blob` must not keep, before a backend writes anything."""
+    if len(data) > BLOB_MAX:
+        raise ValueError(f"a blob holds at most {BLOB_MAX} bytes, not {len(data)}")
+    if not 0 < ttl < math.inf:  # NaN fails too
+        raise ValueError(f"a blob's ttl must be a positive number of seconds, not {ttl!r}")
 
 
 def resolve(game: Game, stats: Stats, decide: Decide) -> Played:
@@ -196,6 +208,19 @@ class Store(abc.ABC):
     async def count(self, key: str) -> int:
         """The uses counted on counter ``key`` (as :meth:`take_unit` made it); 0 for a missing or
         expired one. Reading changes nothing."""
+
+    @abc.abstractmethod
+    async def keep_blob(self, key: str, data: bytes, ttl: float) -> None:
+        """Keep ``data`` under ``key`` for ``ttl`` seconds, replacing what was there (and its expiry).
+
+        Raises ValueError, keeping nothing, for more than :data:`BLOB_MAX` bytes or a ttl that is
+        not positive (or not finite): :func:`check_blob`. Used for a picture another process, or
+        this one after a restart, must still be able to show (a janken opponent's drawn art).
+        """
+
+    @abc.abstractmethod
+    async def blob(self, key: str) -> bytes | None:
+        """The bytes kept under ``key``; None when missing or expired. Reading changes nothing."""
 
     # The command log. ``keep`` is the retention (seconds; the deployment's HISTORY_DAYS), passed to
     # every call, the same in all: an entry whose ``time`` is more than ``keep`` before now is gone.

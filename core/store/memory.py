@@ -17,6 +17,7 @@ from core.store.base import (
     Decide,
     Played,
     PlayerKey,
+    check_blob,
     resolve,
 )
 from core.store.history import ENTRIES_REMEMBERED, Measure, ranking
@@ -53,8 +54,10 @@ class MemoryStore(MemoryHistory):
         """Each taken key's holder."""
         self._counters: dict[str, int] = {}
         self._counter_expiry: dict[str, float] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._blob_expiry: dict[str, float] = {}
         self._swept_size = 0
-        """How many entries expire (claims, counters, conversations) after the last sweep."""
+        """How many entries expire (claims, counters, conversations, blobs) after the last sweep."""
 
     async def get_game(self, player: PlayerKey) -> Game | None:
         return self._game(player)
@@ -187,6 +190,17 @@ class MemoryStore(MemoryHistory):
     async def count(self, key: str) -> int:
         return self._count(key)
 
+    async def keep_blob(self, key: str, data: bytes, ttl: float) -> None:
+        check_blob(data, ttl)
+        self._sweep()
+        self._blobs[key] = bytes(data)
+        self._blob_expiry[key] = time.monotonic() + ttl
+
+    async def blob(self, key: str) -> bytes | None:
+        if self._expired(self._blob_expiry, key):
+            self._blobs.pop(key, None)
+        return self._blobs.get(key)
+
     async def top_players(
         self, platform: str, workspace: str, *, by: Measure, limit: int
     ) -> list[tuple[PlayerKey, Stats]]:
@@ -208,10 +222,10 @@ class MemoryStore(MemoryHistory):
         """Always answers: it is this process."""
 
     def _sweep(self) -> None:
-        """Forget every expired claim, counter and conversation once their number has doubled
+        """Forget every expired claim, counter, conversation and blob once their number has doubled
         since the last sweep: a key never touched again (each event's claim) would otherwise stay
         for ever. Doubling keeps the cost per write constant on average."""
-        size = len(self._claims) + len(self._counter_expiry) + len(self._history_expiry)
+        size = self._expiring()
         if size < 2 * self._swept_size + 64:
             return
         now = time.monotonic()
@@ -219,12 +233,18 @@ class MemoryStore(MemoryHistory):
             (self._claims, self._claim_holders),
             (self._counter_expiry, self._counters),
             (self._history_expiry, self._history),
+            (self._blob_expiry, self._blobs),
         ):
             for key in [key for key, expiry in expiries.items() if expiry <= now]:
                 del expiries[key]
                 if values is not None:
                     values.pop(key, None)
-        self._swept_size = len(self._claims) + len(self._counter_expiry) + len(self._history_expiry)
+        self._swept_size = self._expiring()
+
+    def _expiring(self) -> int:
+        """How many entries have an expiry (claims, counters, conversations, blobs)."""
+        expiries = (self._claims, self._counter_expiry, self._history_expiry, self._blob_expiry)
+        return sum(len(expiry) for expiry in expiries)
 
     def _expired(self, expiries: dict[str, float], key: str) -> bool:
         """Whether ``key`` has an expiry that has passed; an expired entry is forgotten."""

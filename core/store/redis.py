@@ -4,7 +4,7 @@ Keys live under ``bot:``; a player's keys end in ``str(PlayerKey)``. Each change
 is atomic across processes: a ``WATCH``/``MULTI``/``EXEC`` transaction retried
 when a watched key changes (``apply_round`` decides the round in Python between
 the two), or a Lua script (:mod:`core.store.redis_scripts`) where the logic is a
-few commands. Claims, counters and conversations given a lifetime expire as Redis
+few commands. Claims, counters, blobs and conversations given a lifetime expire as Redis
 keys do. A record this build cannot read is dropped (or replaced) by whichever
 transaction finds it first, so it is logged once. How the store connects, and
 Redis errors becoming :class:`Unavailable`, is :mod:`core.store.redis_connection`;
@@ -36,6 +36,7 @@ from core.store.base import (
     Decide,
     Played,
     PlayerKey,
+    check_blob,
     resolve,
 )
 from core.store.history import ENTRIES_REMEMBERED
@@ -318,6 +319,15 @@ class RedisStore(RedisHistory):
     async def give_unit(self, key: str) -> None:
         with converted():
             await self._give_unit(keys=[f"{PREFIX}count:{key}"])
+
+    async def keep_blob(self, key: str, data: bytes, ttl: float) -> None:
+        check_blob(data, ttl)
+        with converted():
+            await self._redis.set(f"{PREFIX}blob:{key}", values.dump_blob(data), px=values.millis(ttl))
+
+    async def blob(self, key: str) -> bytes | None:
+        with converted():
+            return values.load_blob(values.text(await self._redis.get(f"{PREFIX}blob:{key}")))
 
     async def ping(self) -> None:
         with converted():

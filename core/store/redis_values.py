@@ -1,6 +1,6 @@
 """How the Redis store's keys and values look: replies read back as text, a board link as a hash, a
 conversation turn as JSON, a log entry as a sorted set member, a leaderboard rank as a score, a
-lifetime in milliseconds. Pure functions, no I/O.
+blob as base64, a lifetime in milliseconds. Pure functions, no I/O.
 
 The records every backend shares (games, stats, results, opponents) are :mod:`core.store.codec`'s;
 these are the shapes only Redis keeps.
@@ -8,6 +8,8 @@ these are the shapes only Redis keeps.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +103,22 @@ def owner(link: Mapping[str, str]) -> PlayerKey | None:
     if not link:
         return None
     return PlayerKey(link["platform"], link["workspace"], link["user"])
+
+
+def dump_blob(data: bytes) -> str:
+    """A blob as the text stored for it: base64, since the client decodes every reply as text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def load_blob(text: str | None) -> bytes | None:
+    """A blob's bytes from the text read back; ``None`` when absent or not base64 (only this
+    store writes blobs, so such text is not one: it reads as missing until a write replaces it)."""
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def dump_turn(turn: Turn) -> str:

@@ -5,10 +5,11 @@ event loop never blocks and each change is atomic within the process; writes
 take SQLite's write lock up front (``BEGIN IMMEDIATE``), so they are atomic
 across processes sharing the file too. A record this build cannot read is
 dropped by whichever transaction finds it first, so it is logged once.
-Claims, counters and conversations given a lifetime expire by the wall clock
+Claims, counters, blobs and conversations given a lifetime expire by the wall clock
 (every process agrees on it): a row past its time reads as absent, and writes
 sweep such rows away (:mod:`core.store.sqlite_schema`). The command log, monthly
-usage and leaderboard are :mod:`core.store.sqlite_history`'s.
+usage and leaderboard are :mod:`core.store.sqlite_history`'s, the blobs
+:mod:`core.store.sqlite_blobs`'s.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ from core.store.base import (
     resolve,
 )
 from core.store.history import ENTRIES_REMEMBERED
+from core.store.sqlite_blobs import SQLiteBlobs
 from core.store.sqlite_history import SQLiteHistory, write_stats
 from core.store.sqlite_schema import prepare, sweep, sweep_conversations
 
 _T = TypeVar("_T")
 
 
-class SQLiteStore(SQLiteHistory):
+class SQLiteStore(SQLiteHistory, SQLiteBlobs):
     """A store in one SQLite file; open it with :meth:`open`."""
 
     def __init__(

@@ -66,13 +66,18 @@ CREATE TABLE IF NOT EXISTS monthly_usage (
     PRIMARY KEY (player, month)
 );
 CREATE INDEX IF NOT EXISTS monthly_usage_by_expiry ON monthly_usage (expires);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires);
 """
 """Every table and index. ``expires`` columns hold wall-clock epoch seconds (``time.time()``),
 the one clock every process sharing the file agrees on; a row past it reads as absent.
 ``conversations`` holds a row only for a conversation given a lifetime; the others keep for ever.
 A claim's ``holder`` is ``''`` when it was made without one. ``stats`` repeats, beside each record,
 its player's parts and the two measures the leaderboard ranks by (:data:`RANKING`), written with it.
-``entries`` is each player's command log; an entry's ``time`` is its own (epoch seconds)."""
+``entries`` is each player's command log; an entry's ``time`` is its own (epoch seconds).
+``blobs`` holds :meth:`core.store.base.Store.keep_blob`'s bytes as they were given.
+A table added by a later build (``claims``, ``counters``, ``blobs``...) is made in an older file
+by the same ``IF NOT EXISTS``."""
 
 RANKING = """
 CREATE INDEX IF NOT EXISTS stats_by_games_won
@@ -97,7 +102,7 @@ knew their holder reads as one made without a holder. Stats written before the l
 ranked by :func:`_rank_old_stats` in the same step."""
 
 SWEEP_BATCH = 20
-"""Other expired rows (claims, counters, conversations, log entries, monthly totals) a write deletes
+"""Other expired rows (claims, counters, blobs, conversations, log entries, monthly totals) a write deletes
 at most: a write adds at most one row that expires, so the backlog shrinks while each write stays short."""
 
 WAL_ATTEMPTS = 100
@@ -169,7 +174,7 @@ def _rank_old_stats(conn: sqlite3.Connection) -> None:
 
 
 def sweep(conn: sqlite3.Connection, table: str, key: str, now: float) -> None:
-    """Delete ``key``'s row of ``table`` (claims or counters) if it has expired, so it reads as
+    """Delete ``key``'s row of ``table`` (claims, counters or blobs) if it has expired, so it reads as
     absent to the write that follows, and up to :data:`SWEEP_BATCH` other expired rows."""
     conn.execute(f"DELETE FROM {table} WHERE key = ? AND expires <= ?", (key, now))
     conn.execute(
