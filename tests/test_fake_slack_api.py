@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_scopes import BOT_SCOPES
 
 CHANNEL = "C1"
 
@@ -429,3 +432,49 @@ async def test_block_count_limits(slack: FakeSlackAPI, client: AsyncWebClient) -
     assert refused["error"] == "msg_blocks_too_many"
     assert slack.messages[("C3", stream["ts"])].streaming
     assert (await client.chat_stopStream(channel="C3", ts=stream["ts"], blocks=[divider] * 50))["ok"]
+
+
+# ----- OAuth scopes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_call_with_its_scope_works() -> None:
+    async with FakeSlackAPI(scopes=["users:read"]) as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        assert (await client.users_info(user="U1"))["user"]["id"] == "U1"
+        assert (await client.auth_test())["user_id"] == "UBOT"  # auth.test needs no scope
+        assert not any(c.failed for c in slack.calls)
+
+
+@pytest.mark.asyncio
+async def test_a_call_without_its_scope_is_missing_scope_and_changes_nothing() -> None:
+    async with FakeSlackAPI(scopes=["users:read", "files:read"]) as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        refused = await _refused(client.chat_postMessage(channel=CHANNEL, text="hi"))
+        assert refused.status_code == 200
+        assert refused.data == {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": "chat:write",
+            "provided": "users:read,files:read",
+        }
+        refused = await _refused(client.files_upload_v2(content=b"x", filename="a.txt", channel=CHANNEL))
+        assert refused["error"] == "missing_scope" and refused["needed"] == "files:write"
+        assert slack.messages == {} and slack.uploaded == {}
+        assert [(c.method, c.failed, c.error, c.status) for c in slack.calls] == [
+            ("chat.postMessage", True, "missing_scope", 200),
+            ("files.getUploadURLExternal", True, "missing_scope", 200),
+        ]
+        # an app-level token is not an OAuth bot token: its scopes are not checked
+        assert (await AsyncWebClient(base_url=slack.api_url).apps_connections_open(app_token="xapp-1"))["ok"]
+
+
+@pytest.mark.asyncio
+async def test_the_default_scopes_are_the_manifests(slack: FakeSlackAPI, client: AsyncWebClient) -> None:
+    manifest = json.loads((Path(__file__).resolve().parent.parent / "slack-manifest.json").read_text())
+    granted = tuple(manifest["oauth_config"]["scopes"]["bot"])
+    assert slack.scopes == granted
+    assert {scope for scope in BOT_SCOPES.values() if scope} <= set(granted)  # every method the bot calls
+    slack.scopes = tuple(s for s in granted if s != "users:read")
+    refused = await _refused(client.users_info(user="U1"))
+    assert refused["needed"] == "users:read" and refused["provided"] == ",".join(slack.scopes)

@@ -10,8 +10,9 @@ Arguments are read from the query string (AsyncWebClient sends ``params=`` there
 urlencoded/multipart forms (the sync WebClient) and JSON bodies (chat.* methods).
 State, recorded calls and fault injection live in `SlackState`; Socket Mode
 (apps.connections.open, the websocket, envelopes and acks) in `SocketModeMixin`;
-Slack's rate limits (429 + Retry-After, on by default) and size limits in `slack_limits`.
-A call is answered in this order: auth, injected fault, rate limit, size limits, the method.
+Slack's rate limits (429 + Retry-After, on by default) and size limits in `slack_limits`;
+the OAuth scope each method needs in `slack_scopes` (granted: slack-manifest.json's bot scopes).
+A call is answered in this order: auth, scope, injected fault, rate limit, size limits, the method.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .slack_limits import TRUNCATED_WARNING, RateLimiter, argument_error, truncate_text
+from .slack_scopes import manifest_bot_scopes, missing_scope
 from .slack_socket import SocketModeMixin, app_token_error
 from .slack_state import BOT_USER_ID, Call, Message, SlackState, UploadedFile
 
@@ -120,17 +122,21 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         port: int = 0,
         rate_limits: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         """Configure the bind address (port 0 = any free port); nothing runs until start().
 
         `rate_limits` enforces Slack's per-method, per-workspace limits (429 + Retry-After);
         `clock` (monotonic seconds) times those windows and streams' ttl, so a test can move time.
+        `scopes` are the bot token's granted OAuth scopes; None (the default) reads slack-manifest.json's
+        bot scopes when the fake starts. A call lacking its method's scope gets ``missing_scope``.
         """
         super().__init__()
         self.host, self.port = host, port
         self.delay: float = 0.0  # seconds of latency added to every request
         self.stream_ttl: float | None = None  # like Slack's ~300 s stream lifetime, if set
         self.rate_limits = rate_limits  # may be flipped at any time
+        self.scopes: tuple[str, ...] | None = None if scopes is None else tuple(scopes)  # may be replaced
         self.clock = clock
         self._limiter = RateLimiter(lambda: self.clock())
         self._runner: web.AppRunner | None = None
@@ -168,6 +174,8 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
 
     async def start(self) -> None:
         """Bind and start serving on the current event loop."""
+        if self.scopes is None:
+            self.scopes = manifest_bot_scopes()
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
@@ -230,11 +238,15 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         return _json(answer.body, answer.status, answer.headers)
 
     def _answer(self, method: str, args: JsonDict, headers: CIMultiDictProxy[str]) -> _Answer:
-        """Auth, injected fault, rate limit, size limits, then the method itself (lock held)."""
+        """Auth, scope, injected fault, rate limit, size limits, then the method itself (lock held)."""
         check = app_token_error if method == "apps.connections.open" else _token_error
         error = check(headers, args)
         if error:
             return _refusal(error)
+        if not _token(headers, args).startswith("xapp-"):  # app-level tokens carry no OAuth scopes
+            unscoped = missing_scope(method, self.scopes or ())
+            if unscoped is not None:
+                return _Answer(unscoped)
         fault = self._take_fault(method)
         if fault:
             limited = fault.status == 429 and fault.retry_after is not None
