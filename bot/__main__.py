@@ -1,7 +1,7 @@
 """The composition root: ``python -m bot [console|slack|discord]``.
 
-Reads the settings, opens the clients (store, OpenAI) and closes them on the
-way out; nothing else in the project creates a client.
+Reads the settings, opens the clients (store, OpenAI, HTTP sessions) and closes
+them on the way out; nothing else in the project creates a client.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ async def serve(settings: Settings, platforms: list[str], args: argparse.Namespa
             session = await stack.enter_async_context(aiohttp.ClientSession())
             runs.append(run_slack(settings, services, session, http=args.http, port=args.port))
         if "discord" in platforms:
-            runs.append(run_discord(settings, services))
+            downloads = await stack.enter_async_context(aiohttp.ClientSession())  # attachments to transcribe
+            runs.append(run_discord(settings, services, downloads))
         await asyncio.gather(*runs)
 
 
@@ -181,14 +182,19 @@ async def run_slack(
             await server.serve_socket_mode(built.app, app_token, drain=drain, client=built.client)
 
 
-async def run_discord(settings: Settings, services: Services) -> None:
-    """Connect to Discord (auto-sharded) until cancelled; a refused token stops start-up with one line."""
+async def run_discord(settings: Settings, services: Services, downloads: aiohttp.ClientSession) -> None:
+    """Connect to Discord (auto-sharded) until cancelled; a refused token stops start-up with one line.
+
+    ``downloads`` is the session attachments are fetched on; it outlives the client,
+    whose shutdown lets transcriptions in progress finish first.
+    """
     import discord
 
     from bot.discord_app.app import DiscordApp
 
     async with DiscordApp(
         services,
+        downloads,
         guild_id=settings.discord_guild_id,
         shard_ids=settings.discord_shard_ids,
         shard_count=settings.discord_shard_count,

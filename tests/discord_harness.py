@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import openai
 
 from bot.discord_app.app import DiscordApp
@@ -27,21 +28,31 @@ async def openai_services(fake_ai: FakeOpenAI, store: Store) -> AsyncIterator[Se
 
 
 @contextlib.asynccontextmanager
-async def running(fake: FakeDiscordAPI, services: Services, **options: Any) -> AsyncIterator[DiscordApp]:
-    """A connected DiscordApp (``options`` go to it, e.g. ``clock``), closed with its work drained on exit."""
-    app = DiscordApp(
-        services,
-        guild_id=int(GUILD_ID),
-        pacer=DiscordPacer(min_interval=0.05),
-        guild_ready_timeout=0.01,
-        **options,
-    )
-    await app.login(fake.token)
-    connecting = asyncio.create_task(app.connect())
-    try:
-        await fake.wait_for_ready()
-        await asyncio.wait_for(app.wait_until_ready(), 5)  # this client's own session, not an older one
-        yield app
-    finally:
-        await app.close()
-        await asyncio.wait_for(connecting, 10)
+async def running(
+    fake: FakeDiscordAPI, services: Services, downloads: aiohttp.ClientSession | None = None, **options: Any
+) -> AsyncIterator[DiscordApp]:
+    """A connected DiscordApp (``options`` go to it, e.g. ``clock``), closed with its work drained on exit.
+
+    Attachments are downloaded on ``downloads`` (else a session of the harness's own,
+    closed after the app, as the composition root does).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if downloads is None:
+            downloads = await stack.enter_async_context(aiohttp.ClientSession())
+        app = DiscordApp(
+            services,
+            downloads,
+            guild_id=int(GUILD_ID),
+            pacer=DiscordPacer(min_interval=0.05),
+            guild_ready_timeout=0.01,
+            **options,
+        )
+        await app.login(fake.token)
+        connecting = asyncio.create_task(app.connect())
+        try:
+            await fake.wait_for_ready()
+            await asyncio.wait_for(app.wait_until_ready(), 5)  # this client's own session, not an older one
+            yield app
+        finally:
+            await app.close()
+            await asyncio.wait_for(connecting, 10)

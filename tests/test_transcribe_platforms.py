@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
+import openai as openai_sdk
 import pytest
 import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
 
 from bot import console as console_platform
+from bot.discord_app import app as discord_app
+from bot.slack_app.limits import SlackPacer
 from core.ai import AIService
 from core.audio import MAX_AUDIO_BYTES
 from core.store.memory import MemoryStore
@@ -26,12 +31,26 @@ from handlers.registry import TRANSCRIBE
 from handlers.transcribe import TranscribeRequest
 from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
-from tests.fakes.discord_state import CHANNEL_ID, PUT_GUILD_COMMANDS
+from tests.fakes.discord_state import CHANNEL_ID, GUILD_ID, PUT_GUILD_COMMANDS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.recording_reply import RecordingReply, cmd
+from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_client import until
-from tests.slack_harness import SlackBot, start_bot
+from tests.slack_harness import SlackBot, serving, start_bot
 from tests.test_transcription import wav_bytes
+
+
+def traced_session(sent: list[URL]) -> aiohttp.ClientSession:
+    """A real session that notes the URL of every request sent on it."""
+
+    async def on_start(
+        session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        sent.append(params.url)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    return aiohttp.ClientSession(trace_configs=[trace])
 
 
 async def run_console(services: Services, lines: list[str], tmp_path: Path) -> str:
@@ -135,6 +154,20 @@ async def test_slack_refuses_an_oversized_or_unsupported_file_privately_without_
     assert not slack_bot.slack.calls_to("download") and not slack_bot.openai.uploads
 
 
+async def test_slack_downloads_on_the_session_the_app_was_built_with() -> None:
+    sent: list[URL] = []
+    async with FakeSlackAPI() as slack, FakeOpenAI() as fake_ai, traced_session(sent) as session:
+        async with openai_sdk.AsyncOpenAI(api_key="sk-test", base_url=fake_ai.url, max_retries=0) as oai:
+            ai = AIService(oai, chat_model="m", image_model="i", system_prompt="s")
+            async with serving(ai, slack, fake_ai, session, SlackPacer(min_interval=0.05)) as bot:
+                file = await slack_file(bot, wav_bytes(), "memo.wav")
+                fake_ai.transcript = "on the bot's own session"
+                await shortcut(bot, [file])
+                await until(lambda: [m for m in bot.thread_messages() if "own session" in m.text])
+        assert len(slack.calls_to("download")) == 1
+        assert [u for u in sent if u.path.startswith("/files-pri/")] == [URL(file["url_private"])]
+
+
 # --- Discord: the Transcribe context menu ---
 
 VOICE_MESSAGE = 1 << 13
@@ -177,6 +210,92 @@ async def test_discord_refuses_an_unsupported_file_privately_without_downloading
     private = await until(lambda: [m for m in discord.channel_messages(CHANNEL_ID) if m.ephemeral])
     assert "can't transcribe" in private[0].content
     assert not openai.uploads and not discord.downloads
+
+
+def voice_messages(discord: FakeDiscordAPI, count: int) -> list[str]:
+    """``count`` voice messages in the channel, each with its own bytes."""
+    return [
+        discord.posted_with_files(
+            [(f"voice-{n}.ogg", b"OggS" + bytes([n]) * 200, "audio/ogg")], flags=VOICE_MESSAGE
+        )
+        for n in range(count)
+    ]
+
+
+def replies_saying(discord: FakeDiscordAPI, transcript: str) -> list[str]:
+    return [
+        m.content
+        for m in discord.channel_messages(CHANNEL_ID)
+        if m.message_reference and transcript in m.content
+    ]
+
+
+def attachment_ids(sent: list[URL]) -> list[str]:
+    """The attachments fetched, from their CDN paths (``/attachments/{channel}/{id}/{filename}``)."""
+    return sorted(u.parts[3] for u in sent if u.path.startswith("/attachments/"))
+
+
+async def test_discord_transcriptions_all_download_on_the_one_session_the_app_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[URL] = []
+    async with FakeDiscordAPI() as discord, FakeOpenAI() as openai, traced_session(sent) as downloads:
+        discord.patch_discord(monkeypatch)
+        async with openai_services(openai, MemoryStore()) as services, running(discord, services, downloads):
+            openai.transcript = "heard on the shared session"
+            for target in voice_messages(discord, 3):
+                await discord.dispatch("INTERACTION_CREATE", discord.message_command("Transcribe", target))
+            await until(lambda: len(replies_saying(discord, "heard on the shared session")) == 3)
+        assert not downloads.closed  # the app leaves closing to the session's owner
+    assert len(discord.downloads) == 3 and attachment_ids(sent) == sorted(discord.downloads)
+    assert len(openai.uploads) == 3
+
+
+async def test_python_m_bot_discord_downloads_on_one_session_it_closes_after_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot import __main__ as entry
+
+    given: list[aiohttp.ClientSession] = []
+    open_when_app_closed: list[bool] = []
+
+    class Observed(discord_app.DiscordApp):
+        def __init__(self, services: Services, downloads: aiohttp.ClientSession, **options: Any) -> None:
+            given.append(downloads)
+            super().__init__(services, downloads, **options)
+
+        async def close(self) -> None:
+            await super().close()  # answers in progress finish first, on the session
+            open_when_app_closed.append(not given[-1].closed)
+
+    monkeypatch.setattr(discord_app, "DiscordApp", Observed)
+    async with FakeDiscordAPI() as discord, FakeOpenAI() as openai:
+        discord.patch_discord(monkeypatch)
+        for name, value in {
+            "STORE_URL": "memory://",
+            "DISCORD_TOKEN": discord.token,
+            "DISCORD_GUILD_ID": GUILD_ID,
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": openai.url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        settings = entry.Settings.from_env()
+        serving_bot = asyncio.create_task(entry.serve(settings, ["discord"], entry.parse_args(["discord"])))
+        try:
+            await discord.wait_for_ready(timeout=10)
+            await until(lambda: discord.calls_to(PUT_GUILD_COMMANDS), timeout=5)
+            openai.transcript = "one session for every download"
+            for target in voice_messages(discord, 2):
+                await discord.dispatch("INTERACTION_CREATE", discord.message_command("Transcribe", target))
+            await until(
+                lambda: len(replies_saying(discord, "one session for every download")) == 2, timeout=5
+            )
+            assert len(given) == 1 and not given[0].closed
+        finally:
+            serving_bot.cancel()
+            await asyncio.gather(serving_bot, return_exceptions=True)
+        assert len(discord.downloads) == 2
+    assert given[0].closed and open_when_app_closed and all(open_when_app_closed)
 
 
 async def test_slack_stops_a_download_that_runs_past_the_limit_whatever_the_file_declared(

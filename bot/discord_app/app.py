@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -47,6 +48,7 @@ class DiscordApp(discord.AutoShardedClient):
     def __init__(
         self,
         services: Services,
+        downloads: aiohttp.ClientSession,
         *,
         guild_id: int | None = None,
         shard_ids: Sequence[int] | None = None,
@@ -55,7 +57,9 @@ class DiscordApp(discord.AutoShardedClient):
         clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
-        """``options`` go to discord.py's client (e.g. ``guild_ready_timeout`` in tests)."""
+        """``downloads``: the session attachments are fetched on (to transcribe), opened and closed
+        by its owner, the composition root, after this client closes. ``options`` go to
+        discord.py's client (e.g. ``guild_ready_timeout`` in tests)."""
         sharding: dict[str, Any] = {"shard_count": shard_count, **options}
         if shard_ids is not None:
             sharding["shard_ids"] = list(shard_ids)
@@ -65,6 +69,7 @@ class DiscordApp(discord.AutoShardedClient):
             **sharding,
         )
         self._services = services
+        self._downloads = downloads
         self._guild = discord.Object(id=guild_id) if guild_id else None
         self._pacer = pacer or DiscordPacer()
         self._work = BackgroundWork()
@@ -107,7 +112,8 @@ class DiscordApp(discord.AutoShardedClient):
         hosts = transcription.file_hosts(discord.http.Route.BASE)
 
         async def transcribe(command: Command, reply: Reply, services: Services) -> None:
-            await TRANSCRIBE(transcription.audio_of(message, hosts), command, reply, services)
+            request = transcription.audio_of(message, self._downloads, hosts)
+            await TRANSCRIBE(request, command, reply, services)
 
         self._start(interaction, transcribe, reply_to=message)
 

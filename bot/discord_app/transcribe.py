@@ -38,8 +38,13 @@ def file_hosts(api_base: str) -> frozenset[str]:
     return DISCORD_FILE_HOSTS | {host}
 
 
-def audio_of(message: discord.Message, hosts: frozenset[str]) -> TranscribeRequest:
-    """The message's audio attachment (else its first, to be refused by name); ``no_audio`` if none."""
+def audio_of(
+    message: discord.Message, session: aiohttp.ClientSession, hosts: frozenset[str]
+) -> TranscribeRequest:
+    """The message's audio attachment (else its first, to be refused by name); ``no_audio`` if none.
+
+    It is fetched on ``session``, the app's (the composition root's), only when the handler asks.
+    """
     if not message.attachments:
         raise UserInputError("no_audio")
     voice = message.flags.voice
@@ -50,8 +55,7 @@ def audio_of(message: discord.Message, hosts: frozenset[str]) -> TranscribeReque
     url = chosen.url
 
     async def fetch(max_bytes: int) -> bytes:
-        async with aiohttp.ClientSession() as session:  # a rare, short download: its own session
-            return await fetch_limited(session, url, allowed_hosts=hosts, max_bytes=max_bytes)
+        return await fetch_limited(session, url, allowed_hosts=hosts, max_bytes=max_bytes)
 
     return TranscribeRequest(chosen.filename, chosen.content_type, chosen.size, fetch)
 

@@ -64,7 +64,7 @@ async def build(
         base_url=api_url, session=session, retry_handlers=client.retry_handlers
     )
     streamer = SlackStreamer(client, pacer, native=native, **message_limits)
-    app, listeners = await build_app(client, request_client, signing_secret, services, streamer)
+    app, listeners = await build_app(client, request_client, signing_secret, services, streamer, session)
     return SlackBuild(app, listeners, streamer, pacer, client)
 
 

@@ -32,9 +32,12 @@ def file_hosts(api_url: str) -> frozenset[str]:
 
 
 async def audio_of(
-    message: dict[str, Any], client: AsyncWebClient, hosts: frozenset[str]
+    message: dict[str, Any], client: AsyncWebClient, session: aiohttp.ClientSession, hosts: frozenset[str]
 ) -> TranscribeRequest:
-    """The message's audio file (else its first file, to be refused by name); ``no_audio`` if none."""
+    """The message's audio file (else its first file, to be refused by name); ``no_audio`` if none.
+
+    It is looked up with ``client`` and downloaded on ``session`` (the composition root's).
+    """
     files = [f for f in message.get("files") or () if isinstance(f, dict)]
     if not files:
         raise UserInputError("no_audio")
@@ -50,14 +53,7 @@ async def audio_of(
     headers = {"Authorization": f"Bearer {client.token}"}
 
     async def fetch(max_bytes: int) -> bytes:
-        if client.session is not None:  # the bot's own session (the composition root's)
-            return await fetch_limited(
-                client.session, url, allowed_hosts=hosts, max_bytes=max_bytes, headers=headers
-            )
-        async with aiohttp.ClientSession() as session:
-            return await fetch_limited(
-                session, url, allowed_hosts=hosts, max_bytes=max_bytes, headers=headers
-            )
+        return await fetch_limited(session, url, allowed_hosts=hosts, max_bytes=max_bytes, headers=headers)
 
     return TranscribeRequest(
         str(chosen.get("name") or chosen.get("title") or "audio"),

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -60,6 +61,7 @@ async def build_app(
     signing_secret: str,
     services: Services,
     streamer: SlackStreamer,
+    session: aiohttp.ClientSession,
 ) -> tuple[AsyncApp, SlackListeners]:
     """The Bolt app for one workspace token, and its listeners (to drain on shutdown).
 
@@ -69,6 +71,7 @@ async def build_app(
     (same session, no token of its own) with the token from that check; our
     listeners ignore it and call Slack only through ``client``, whose calls are
     paced by Slack's limits (:class:`~bot.slack_app.limits.PacedWebClient`).
+    Files are downloaded on ``session``, the composition root's.
     """
     try:
         identity = await client.auth_test()
@@ -89,14 +92,18 @@ async def build_app(
         process_before_response=True,  # listeners return at once; their work runs in tasks (_start)
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    return app, register(app, services, streamer, client)
+    return app, register(app, services, streamer, client, session)
 
 
 def register(
-    app: AsyncApp, services: Services, streamer: SlackStreamer, client: AsyncWebClient
+    app: AsyncApp,
+    services: Services,
+    streamer: SlackStreamer,
+    client: AsyncWebClient,
+    session: aiohttp.ClientSession,
 ) -> SlackListeners:
-    """Every Slack listener, in one place; they all talk to Slack through ``client``."""
-    listen = SlackListeners(services, streamer, client)
+    """Every Slack listener, in one place; they all talk to Slack through ``client``, download on ``session``."""
+    listen = SlackListeners(services, streamer, client, session)
     for name in COMMANDS:
         app.command(f"/{name}")(listen.slash_command)
     app.action(render.MOVE_ACTION)(listen.janken_button)
@@ -116,10 +123,17 @@ class SlackListeners:
     ack; the work runs in a task of its own, remembered so a shutdown can let it finish.
     """
 
-    def __init__(self, services: Services, streamer: SlackStreamer, client: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        services: Services,
+        streamer: SlackStreamer,
+        client: AsyncWebClient,
+        session: aiohttp.ClientSession,
+    ) -> None:
         self._services = services
         self._streamer = streamer
         self._client = client
+        self._session = session
         self._groups = UserGroups(client)
         self._locales = UserLocales(client)
         self._file_hosts = file_hosts(client.base_url)
@@ -271,7 +285,7 @@ class SlackListeners:
         async def work() -> None:
             place, command = from_message_action(body)
             place, command = await self._about_user(place, command)
-            request = await audio_of(body["message"], self._client, self._file_hosts)
+            request = await audio_of(body["message"], self._client, self._session, self._file_hosts)
             await TRANSCRIBE(request, command, self._reply(place, respond), self._services)
 
         self._start(work, context, body, respond)
