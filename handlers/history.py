@@ -26,6 +26,10 @@ CONFIRM_TYPED = "/history clear confirm"
 """The text commands a button stands for (commands are typed the same in every language)."""
 LINE_CHARS = 80
 """Characters of a prompt or answer a page line shows; ``/history <n>`` shows more."""
+FULL_CHARS = 1900
+"""The most ``/history <n>`` says in all: under Discord's 2,000, the smallest private message of
+any platform, so the prompt and the answer share what the entry's other lines leave."""
+MODEL_CHARS = 100
 
 HistoryAction = Literal["page", "entry", "clear", "confirm"]
 
@@ -128,19 +132,27 @@ def _page_button(label: str, page: int, command: Command) -> PageButton:
 
 
 def _full(number: int, entry: HistoryEntry, locale: str) -> str:
-    return text(
-        "history_entry",
-        locale,
-        number=number,
-        when=_when(entry),
-        command=entry.command,
-        model=entry.model or "-",
-        prompt=shown(entry.prompt),
-        answer=shown(entry.answer),
-        tokens_in=entry.usage.tokens_in,
-        tokens_out=entry.usage.tokens_out,
-        images=entry.usage.images,
-    )
+    """The entry in at most FULL_CHARS: the prompt gets half the room, or all the answer leaves;
+    the answer gets the rest; a cut ends in "…"."""
+
+    def filled(prompt: str, answer: str) -> str:
+        return text(
+            "history_entry",
+            locale,
+            number=number,
+            when=_when(entry),
+            command=entry.command,
+            model=shown(entry.model or "-", MODEL_CHARS),
+            prompt=prompt,
+            answer=answer,
+            tokens_in=entry.usage.tokens_in,
+            tokens_out=entry.usage.tokens_out,
+            images=entry.usage.images,
+        )
+
+    room = FULL_CHARS - len(filled("", ""))
+    prompt = shown(entry.prompt, max(room // 2, room - len(entry.answer)))
+    return filled(prompt, shown(entry.answer, room - len(prompt)))
 
 
 def _when(entry: HistoryEntry) -> str:

@@ -29,8 +29,9 @@ def encode(action: ButtonAction, number: int, owner: str) -> str:
 
 
 def decode(code: object) -> tuple[ButtonAction, int, str]:
-    """The action, page number and owner a button carries; a usage error for any other text."""
+    """The action, page number and owner a button carries; for any other text, a usage error
+    saying the buttons come from an older version of the bot."""
     match = _CODE.fullmatch(code) if isinstance(code, str) else None
     if match is None:
-        raise UserInputError("old_board")
+        raise UserInputError("old_history_buttons")
     return cast(ButtonAction, match[1]), int(match[2]), match[3]

@@ -77,18 +77,33 @@ async def run(request: JankenRequest, command: Command, reply: Reply, services: 
 
 
 async def leaderboard(command: Command, services: Services) -> str:
-    """The workspace's best players by games won and by best streak, one list after the other."""
+    """The workspace's best players by games won and by best streak, one list after the other,
+    each under the name they last played under (the asker under their own name now).
+
+    From no shared workspace (a Discord DM: every DM player of the bot would share one board) there
+    is no leaderboard, only a note saying where it is and where one's own record is.
+    """
+    if command.in_dm:
+        return text("top_dm", command.locale)
     sections = []
     for by, title in TOP_TITLES.items():
         rows = await services.store.top_players(command.platform, command.workspace, by=by, limit=TOP_PLAYERS)
         lines = [text(title, command.locale)]
-        for rank, (player, stats) in enumerate(rows, 1):
-            name = command.display_name if player == command.player else player.user
-            lines.append(text("top_row", command.locale, rank=rank, name=name, value=getattr(stats, by)))
+        for rank, row in enumerate(rows, 1):
+            name = (
+                player_name(command.display_name) if row.player == command.player else player_name(row.name)
+            )
+            lines.append(text("top_row", command.locale, rank=rank, name=name, value=getattr(row.stats, by)))
         if not rows:
             lines.append(text("top_empty", command.locale))
         sections.append("\n".join(lines))
     return "\n\n".join(sections)
+
+
+def player_name(name: str) -> str:
+    """A player's name as the leaderboard keeps and shows it: one line of at most :data:`NAME_CHARS`
+    characters. It stays text: the adapters escape it, so a name like ``@everyone`` pings no one."""
+    return shown(" ".join(name.split()), NAME_CHARS)
 
 
 async def _click(
@@ -163,7 +178,9 @@ async def play(
     move_id = f"{board.game_id}:{board.round}" if board else command.request_id or uuid.uuid4().hex
     start_game = None if board else new_game(builtin_opponent(command.locale), services)
     try:
-        played = await services.store.apply_round(command.player, move_id, decide, start=start_game)
+        played = await services.store.apply_round(
+            command.player, move_id, decide, start=start_game, name=player_name(command.user_name)
+        )
     except StaleMove:
         played = None
     if played is None:

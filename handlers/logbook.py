@@ -1,4 +1,7 @@
-"""Log a finished command in the user's history and add what it used to their month's usage."""
+"""Log a finished command in the user's history and add what it used to their month's usage.
+
+Commands the log does not keep (a transcription) still add their usage, with :func:`add_usage`.
+"""
 
 from __future__ import annotations
 

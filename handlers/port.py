@@ -20,6 +20,11 @@ from core.pricing import Prices
 from core.slots import Slots
 from core.store import PlayerKey, Store
 
+DM_WORKSPACE = "dm"
+"""The workspace of a command from no shared workspace: a Discord DM or private channel (no guild).
+Every such place has this one workspace, so what is kept per workspace (the leaderboard) means
+nothing there: see :attr:`Command.in_dm`. (A Slack DM belongs to its team, a workspace like any.)"""
+
 
 @dataclass(frozen=True)
 class Command:
@@ -47,6 +52,11 @@ class Command:
     @property
     def player(self) -> PlayerKey:
         return PlayerKey(self.platform, self.workspace, self.user)
+
+    @property
+    def in_dm(self) -> bool:
+        """Whether the command comes from no shared workspace (its workspace is :data:`DM_WORKSPACE`)."""
+        return self.workspace == DM_WORKSPACE
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.audio import MAX_AUDIO_BYTES, upload_name
+from core.audio import MAX_AUDIO_BYTES, Transcript, upload_name
 from core.errors import UserInputError
 from core.messages import text
+from core.store.history import Usage
 from core.text import split_message
-from handlers import admission
+from handlers import admission, logbook
 from handlers.port import Command, Reply, Services
 from handlers.text_input import shown
 
@@ -40,7 +41,11 @@ class TranscribeRequest:
 
 
 async def transcribe(request: TranscribeRequest, command: Command, reply: Reply, services: Services) -> None:
-    """Check the file, download it, transcribe it with one OpenAI slot, and post the text."""
+    """Check the file, download it, transcribe it with one OpenAI slot, and post the text.
+
+    The tokens it used count in the user's month (``/usage``) as soon as OpenAI answers, whatever
+    it heard; the command log (``/history``) keeps ``/ask``, ``/draw`` and janken, not transcripts.
+    """
     services.ai.check()
     filename = upload_name(request.name, request.mime, request.size)
     name = shown(request.name, SHOWN_NAME_CHARS)
@@ -50,9 +55,16 @@ async def transcribe(request: TranscribeRequest, command: Command, reply: Reply,
             raise UserInputError("audio_too_short")
         async with admission.queued(command, reply, services):
             transcript = await services.ai.transcribe(audio, filename)
+        await logbook.add_usage(command, services, _usage(transcript))
     said = transcript.text.strip()
     if not said:
         await reply.post_text(text("transcript_empty", command.locale, name=name))
         return
     for part in split_message(text("transcript", command.locale, name=name, text=said), PART_CHARS):
         await reply.post_text(part)
+
+
+def _usage(transcript: Transcript) -> Usage:
+    """The tokens a transcription used; none for a model billed by the audio's duration, which the
+    month's totals have no place for."""
+    return Usage(transcript.input_tokens or 0, transcript.output_tokens or 0)

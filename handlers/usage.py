@@ -18,8 +18,9 @@ async def handle(command: Command, reply: Reply, services: Services) -> None:
 async def report(command: Command, services: Services, now: dt.datetime | None = None) -> str:
     """The usage report, in the user's language.
 
-    Today's figures are the quota counters, which are kept only for a limited quota; the
-    month's are the totals the handlers add as they finish (:mod:`handlers.logbook`).
+    Today's figures are the daily counters :mod:`handlers.admission` keeps for every use, quota
+    or not (the quota reads "unlimited" when there is none); the month's are the totals the
+    handlers add as they finish (:mod:`handlers.logbook`), transcriptions' tokens included.
     """
     now = now or dt.datetime.now(dt.UTC)
     who = quota.spender(command.player)

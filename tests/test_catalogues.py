@@ -15,6 +15,7 @@ from core import messages
 from core.catalogues import en, ja
 from core.janken import Move, Outcome
 from core.messages import LANGUAGES, fields, language, placeholders, text
+from handlers import janken as janken_handler
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUES = {"en": en.MESSAGES, "ja": ja.MESSAGES}
@@ -92,6 +93,13 @@ def test_every_literal_key_used_is_in_the_catalogue() -> None:
                     assert key.value in en.MESSAGES, f"{path.relative_to(ROOT)}:{node.lineno}: {key.value}"
                     used += 1
     assert used >= 20
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_janken_usage_and_unknown_janken_list_every_subcommand(code: str) -> None:
+    for key in ("usage_janken", "unknown_janken"):
+        for sub in janken_handler.SUBCOMMANDS:
+            assert f"/janken {sub}" in CATALOGUES[code][key], f"{code}:{key} lacks /janken {sub}"
 
 
 def test_a_locale_tag_is_read_as_a_language() -> None:

@@ -12,8 +12,9 @@ import pytest
 
 from core import errors
 from core.ai import AIService
+from core.messages import text
 from core.store import Store
-from core.store.history import HistoryEntry, Usage, month_of
+from core.store.history import ENTRY_CHARS, HistoryEntry, Usage, month_of
 from core.store.memory import MemoryStore
 from handlers import history
 from handlers.port import Accounting, Command, PageButton, Services
@@ -122,6 +123,40 @@ async def test_one_entry_in_full_and_a_missing_one(services: Services) -> None:
     assert caught.value.key == "history_no_entry"
 
 
+async def test_a_long_entry_in_full_fits_a_discord_message_in_every_language(services: Services) -> None:
+    """Prompt and answer as long as the store keeps them, and a long model name: the entry still fits
+    Discord's 2,000 characters, the cuts marked; a short prompt leaves its room to the answer."""
+    player, keep = cmd("").player, services.accounting.history_keep
+    long_entry = HistoryEntry(
+        time.time(), "ask", "p" * ENTRY_CHARS, "a" * ENTRY_CHARS, "m" * 500, Usage(1, 2)
+    )
+    await services.store.log_entry(player, long_entry, keep=keep)
+    for locale in ("en", "ja"):
+        reply = await run("history", Command("slack", "T1", "C1", "alice", "1", locale=locale), services)
+        [full] = reply.values("private")
+        assert isinstance(full, str) and len(full) <= history.FULL_CHARS < 2000
+        assert full.count("p" * 500 + "…") == 1 and full.count("a" * 500 + "…") == 1
+        assert full.count("…") == 3 and full.endswith(("images: 0", "画像: 0"))
+    short_question = HistoryEntry(time.time() + 1, "ask", "why?", "b" * ENTRY_CHARS, "m", Usage(1, 2))
+    await services.store.log_entry(player, short_question, keep=keep)
+    full = await shown("1", services)
+    assert "Prompt: why?\n" in full and full.count("b") > history.FULL_CHARS - 200
+    assert len(full) <= history.FULL_CHARS
+    fits = HistoryEntry(time.time() + 2, "ask", "q" * 800, "r" * 900, "m", Usage(1, 2))
+    await services.store.log_entry(player, fits, keep=keep)
+    assert "…" not in await shown("1", services)  # what fits is shown whole
+
+
+async def test_a_malformed_history_button_is_from_an_older_version(services: Services) -> None:
+    for forged in ("hs:page:x:alice", "hs:drop:1:alice", "jk:rock:1:1:alice", None):
+        with pytest.raises(errors.UserInputError) as caught:
+            await history.click(forged, cmd(""), RecordingReply(), services)  # type: ignore[arg-type]
+        assert caught.value.key == "old_history_buttons"
+    for locale in ("en", "ja"):
+        said = text(caught.value.key, locale)
+        assert "/history" in said and "janken" not in said
+
+
 async def test_clear_asks_first_then_deletes_only_that_users_log(services: Services) -> None:
     await logged(services, 3)
     await logged(services, 2, user="bob")
@@ -171,6 +206,24 @@ async def test_history_and_janken_top_through_discord(monkeypatch: pytest.Monkey
     shown = [m.content for m in fake_discord.channel_messages(CHANNEL_ID) if m.ephemeral]
     assert private and any("#1" in t and "a small canid" in t and "Tokens: 3 in, 4 out" in t for t in shown)
     assert any(t.startswith("🏆 Most games won") for t in shown)
+
+
+async def test_a_long_entry_in_full_through_discord(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discord refuses content over 2,000 characters (400): the entry is cut to fit instead."""
+    async with FakeDiscordAPI() as fake_discord, FakeOpenAI() as fake_ai:
+        fake_discord.patch_discord(monkeypatch)
+        store = MemoryStore()
+        async with openai_services(fake_ai, store) as services, running(fake_discord, services):
+            player = Command("discord", GUILD_ID, CHANNEL_ID, USER_ID, "").player
+            entry = HistoryEntry(time.time(), "ask", "why " * 1000, "because " * 500, "m", Usage(3, 4))
+            await store.log_entry(player, entry, keep=services.accounting.history_keep)
+            await fake_discord.dispatch(
+                "INTERACTION_CREATE", fake_discord.slash_command("history", {"entry": 1})
+            )
+            [full] = await until(lambda: [m.content for m in fake_discord.channel_messages(CHANNEL_ID)
+                                          if m.ephemeral], timeout=5)  # fmt: skip
+    assert full.startswith("#1") and "why why" in full and "because because" in full
+    assert len(full) <= 2000 and full.count("…") == 2 and "Tokens: 3 in, 4 out" in full
 
 
 async def test_history_buttons_through_discord(monkeypatch: pytest.MonkeyPatch) -> None:

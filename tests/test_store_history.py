@@ -22,7 +22,7 @@ import redis.asyncio
 from core import janken
 from core.janken import Move, Opponent, Stats
 from core.store import HistoryEntry, PlayerKey, Store, Usage, codec
-from core.store.history import ENTRY_CHARS, USAGE_TTL, month_of
+from core.store.history import ENTRY_CHARS, PLAYER_NAME_CHARS, USAGE_TTL, month_of
 from core.store.memory import MemoryStore
 from core.store.redis import PREFIX, RedisStore
 from core.store.sqlite import SQLiteStore
@@ -283,9 +283,14 @@ def _slack(user: str) -> PlayerKey:
 
 async def _top(store: Store, by: str, limit: int = 10, workspace: str = "T1") -> list[str]:
     top = await store.top_players("slack", workspace, by=by, limit=limit)  # type: ignore[arg-type]
-    for player, stats in top:
-        assert stats == await store.get_stats(player)
-    return [player.user for player, _ in top]
+    for row in top:
+        assert row.stats == await store.get_stats(row.player)
+    return [row.player.user for row in top]
+
+
+async def _names(store: Store, by: str = "games_won", workspace: str = "T1") -> list[str]:
+    """The names the leaderboard shows, in its order."""
+    return [row.name for row in await store.top_players("slack", workspace, by=by, limit=10)]  # type: ignore[arg-type]
 
 
 async def test_the_leaderboard_ranks_by_each_measure_with_ties_broken(store: Store) -> None:
@@ -323,7 +328,28 @@ async def test_the_leaderboard_follows_each_round(store: Store) -> None:
     for i in range(2):
         await store.apply_round(_slack("bob"), f"later{i}", WIN, start=_game(1))
     assert await _top(store, "games_won") == ["bob", "alice"]  # 3 games to 2
-    assert (await store.top_players("slack", "T1", by="games_won", limit=1))[0][1].games_won == 3
+    assert (await store.top_players("slack", "T1", by="games_won", limit=1))[0].stats.games_won == 3
+
+
+async def test_the_leaderboard_shows_each_players_latest_name(store: Store) -> None:
+    await store.apply_round(_slack("alice"), "a1", WIN, start=_game(1), name="Alice")
+    await store.apply_round(_slack("alice"), "a2", WIN, start=_game(1), name="Alice Liddell")  # renamed
+    await store.apply_round(_slack("bob"), "b1", WIN, start=_game(1), name="Bob")
+    await store.apply_round(_slack("bob"), "b2", LOSE, start=_game(3))  # a round with no name keeps Bob's
+    # a move seen before changes nothing, its name neither
+    await store.apply_round(_slack("bob"), "b1", WIN, start=_game(1), name="Not Bob")
+    await play_to(store, _slack("carol"), games_won=1, best_streak=1)  # never named: her user id
+    await store.apply_round(PlayerKey("slack", "T2", "alice"), "x", WIN, start=_game(1), name="Other Alice")
+    assert await _names(store) == ["Alice Liddell", "Bob", "carol"]
+    assert await _names(store, "best_streak") == ["Alice Liddell", "Bob", "carol"]
+    assert await _names(store, workspace="T2") == ["Other Alice"]
+
+
+async def test_a_long_name_is_cut_and_kept_as_text(store: Store) -> None:
+    long = "@everyone <!here> " + "x" * 5_000
+    await store.apply_round(_slack("alice"), "a1", WIN, start=_game(1), name=long)
+    [name] = await _names(store)
+    assert len(name) == PLAYER_NAME_CHARS and name.startswith("@everyone <!here> x") and name.endswith("…")
 
 
 async def test_a_player_whose_stats_are_unreadable_is_left_out(store: Store) -> None:
@@ -372,10 +398,12 @@ async def test_redis_ranks_stats_kept_before_the_leaderboard_when_it_opens(redis
     a, b = await asyncio.gather(RedisStore.open(redis_db), RedisStore.open(redis_db))  # two processes
     assert await _top(a, "games_won") == ["alice", "bob"]
     assert await _top(b, "best_streak") == ["bob", "alice"]
-    await b.apply_round(_slack("alice"), "m1", WIN, start=_game(1))
+    assert await _names(a) == ["alice", "bob"]  # no name kept yet: their user ids
+    await b.apply_round(_slack("alice"), "m1", WIN, start=_game(1), name="Alice")
     assert (
         await _top(a, "games_won") == ["alice", "bob"] and (await a.get_stats(_slack("alice"))).games_won == 3
     )
+    assert await _names(a) == ["Alice", "bob"]
     await a.close()
     await b.close()
 
@@ -407,5 +435,34 @@ async def test_a_sqlite_file_from_before_the_log_and_the_leaderboard_opens_and_w
     assert await prompts(b, ALICE) == ["hello"]
     await b.add_usage(ALICE, "2025-06", tokens_in=3)
     assert await a.usage(ALICE, "2025-06") == Usage(tokens_in=3)
+    assert await _names(a) == ["alice", "bob", "carol"]  # no name kept: their user ids
     await a.close()
     await b.close()
+
+
+async def test_a_sqlite_file_from_before_names_opens_and_names_players_as_they_play(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bot.db"
+    # the stats table as the build before names made it
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute(
+            "CREATE TABLE stats (player TEXT PRIMARY KEY, data TEXT NOT NULL, platform TEXT, workspace TEXT, "
+            "user_id TEXT, games_won INTEGER NOT NULL DEFAULT 0, best_streak INTEGER NOT NULL DEFAULT 0)"
+        )
+        for user, stats in (
+            ("alice", Stats(games_won=2, best_streak=1)),
+            ("bob", Stats(games_won=1, best_streak=5)),
+        ):
+            old.execute(
+                "INSERT INTO stats VALUES (?, ?, 'slack', 'T1', ?, ?, ?)",
+                (f"slack:T1:{user}", codec.dump_stats(stats), user, stats.games_won, stats.best_streak),
+            )
+    a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
+    assert await _names(a) == ["alice", "bob"] and await _names(a, "best_streak") == ["bob", "alice"]
+    await b.apply_round(_slack("bob"), "m1", WIN, start=_game(1), name="Bob")
+    await b.apply_round(_slack("bob"), "m2", WIN, start=_game(1))  # no name given: Bob's is kept
+    assert await _names(a) == ["Bob", "alice"]  # 3 games to 2
+    await a.close()
+    await b.close()
+    reopened = await SQLiteStore.open(path)  # opening a migrated file again changes nothing
+    assert await _names(reopened) == ["Bob", "alice"]
+    await reopened.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator
 
+import openai
 import pytest
 
 from bot.config import ConfigError, Settings
@@ -14,13 +16,16 @@ from core.pricing import Price, cost, parse_prices
 from core.store.history import Usage, month_of
 from core.store.memory import MemoryStore
 from handlers.port import Accounting, Limits, Services
+from handlers.registry import TRANSCRIBE
+from handlers.transcribe import TranscribeRequest
 from tests.discord_harness import openai_services, running
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_state import CHANNEL_ID
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.recording_reply import cmd, run
+from tests.fakes.recording_reply import RecordingReply, cmd, run
 from tests.fakes.slack_client import until
 from tests.slack_harness import SlackBot, start_bot
+from tests.test_transcription import wav_bytes
 
 PRICES = {"test-chat": Price(1.0, 2.0), "test-image": Price(per_image=0.5)}
 
@@ -77,6 +82,33 @@ async def test_unlimited_quotas_and_unpriced_models_say_so(ai: AIService, fake_o
     [shown] = (await run("usage", cmd(""), services)).values("private")
     assert "of unlimited" in str(shown) and en.MESSAGES["usage_cost_unknown"] in str(shown)
     assert "1 of unlimited" in str(shown)  # today's questions are counted without a quota too
+
+
+async def test_a_transcription_counts_in_usage_but_not_in_history(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    """Transcription tokens go into the month's totals (and so the estimate); a duration-billed
+    model reports no tokens, so adds none; the log keeps /ask, /draw and janken only."""
+
+    async def fetch(limit: int) -> bytes:
+        return wav_bytes(2.0)
+
+    request = TranscribeRequest("memo.wav", "audio/wav", None, fetch)
+    fake_openai.transcript = "one two three"
+    await TRANSCRIBE(request, cmd(""), RecordingReply(), services)
+    player = cmd("").player
+    used = await services.store.usage(player, month_of(time.time()))
+    assert used == Usage(tokens_in=20, tokens_out=3)  # the fake's 10 audio tokens a second, one a word
+    services.accounting = Accounting(prices={"test-chat": Price(50_000.0, 100_000.0)})
+    [shown] = (await run("usage", cmd(""), services)).values("private")
+    assert "20 tokens in, 3 tokens out, 0 images" in str(shown) and "$1.30" in str(shown)
+    assert await services.store.count_entries(player, keep=3600) == 0
+    async with openai.AsyncOpenAI(api_key="k", base_url=fake_openai.url, max_retries=0) as client:
+        services.ai = AIService(
+            client, chat_model="c", image_model="i", system_prompt="s", transcribe_model="whisper-1"
+        )
+        await TRANSCRIBE(request, cmd(""), RecordingReply(), services)
+    assert await services.store.usage(player, month_of(time.time())) == used
 
 
 async def test_a_finished_janken_game_is_logged(services: Services) -> None:

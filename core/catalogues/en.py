@@ -30,7 +30,7 @@ MESSAGES: Mapping[str, str] = {
     "bad_quality": "Unknown quality {value!r}. Use low, medium or high.",
     "unknown_janken": (
         "{word!r} is not a move or a janken command. Usage: /janken [rock|paper|scissors] | "
-        "/janken stats | /janken quit | /janken <character description, two words or more>"
+        "/janken stats | /janken top | /janken quit | /janken <character description, two words or more>"
     ),
     # AI failures
     "no_openai_key": "AI answers are off: the operator has not set OPENAI_API_KEY.",
@@ -168,6 +168,9 @@ MESSAGES: Mapping[str, str] = {
     "history_clear_button": "Delete my history",
     "button_typed": "[{label}] {typed}",
     "not_your_history": "That button belongs to someone else's history. See yours with /history.",
+    "old_history_buttons": (
+        "Those history buttons are from an older version of the bot. See your history with /history."
+    ),
     "history_no_entry": "There is no entry {number} in your history.",
     "history_entry": (
         "#{number} · {when} · /{command} · {model}\nPrompt: {prompt}\nAnswer: {answer}\n"
@@ -186,4 +189,8 @@ MESSAGES: Mapping[str, str] = {
     "top_streak": "🔥 Best win streaks",
     "top_row": "{rank}. {name}: {value}",
     "top_empty": "Nobody has won a game here yet.",
+    "top_dm": (
+        "The leaderboard is kept per server or workspace, so there is none in a DM: "
+        "use /janken top in a server. Your own record: /janken stats"
+    ),
 }

@@ -37,7 +37,8 @@ MESSAGES: Mapping[str, str] = {
     "bad_quality": "画質 {value!r} は指定できません。low、medium、high のいずれかを指定してください。",
     "unknown_janken": (
         "{word!r} はじゃんけんの手でもコマンドでもありません。使い方: /janken [グー|チョキ|パー] | "
-        "/janken stats | /janken quit | /janken <キャラクターの説明（2 語以上、または日本語で 3 文字以上）>"
+        "/janken stats | /janken top | /janken quit | "
+        "/janken <キャラクターの説明（2 語以上、または日本語で 3 文字以上）>"
     ),
     # AI failures
     "no_openai_key": "AI の回答は無効です。運用者が OPENAI_API_KEY を設定していません。",
@@ -181,6 +182,7 @@ MESSAGES: Mapping[str, str] = {
     "history_clear_button": "履歴を削除する",
     "button_typed": "［{label}］ {typed}",
     "not_your_history": "このボタンは他の人の履歴のものです。自分の履歴は /history で見られます。",
+    "old_history_buttons": "この履歴のボタンは古いバージョンのボットのものです。/history で履歴を表示してください。",
     "history_no_entry": "履歴に {number} 番はありません。",
     "history_entry": (
         "#{number} · {when} · /{command} · {model}\n質問: {prompt}\n回答: {answer}\n"
@@ -199,4 +201,8 @@ MESSAGES: Mapping[str, str] = {
     "top_streak": "🔥 最高連勝記録",
     "top_row": "{rank}位 {name}: {value}",
     "top_empty": "このワークスペースではまだ誰もゲームに勝っていません。",
+    "top_dm": (
+        "ランキングはサーバー・ワークスペースごとなので、DM にはありません。"
+        "サーバーで /janken top を使ってください。自分の成績は /janken stats で見られます。"
+    ),
 }

@@ -76,6 +76,22 @@ class BoardLink:
     opponent: Opponent | None = None
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """One row of a leaderboard: the player, their record, and the name they last played under
+    (:meth:`Store.apply_round`'s ``name``), or their user id when none is known (a record kept
+    before names were, or rounds played with none). The name is user input: show it as text."""
+
+    player: PlayerKey
+    stats: Stats
+    name: str
+
+
+def ranked(player: PlayerKey, stats: Stats, name: str | None) -> Ranked:
+    """A leaderboard row; the user id stands in for a name not known."""
+    return Ranked(player, stats, name or player.user)
+
+
 def check_blob(data: bytes, ttl: float) -> None:
     """Refuse what :meth:`Store.keep_blob` must not keep, before a backend writes anything."""
     if len(data) > BLOB_MAX:
@@ -111,7 +127,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def apply_round(
-        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
+        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None, name: str = ""
     ) -> Played | None:
         """Atomically play one round of the running game (or of ``start`` if none runs).
 
@@ -119,6 +135,10 @@ class Store(abc.ABC):
         and changes nothing. A finished game is removed. ``None`` when there is
         no game and no ``start``, and for a move seen before whose result can no
         longer be read (it stays applied: it is not played again).
+
+        ``name``, when not empty, becomes the name :meth:`top_players` shows for the player
+        (cut to :data:`core.store.history.PLAYER_NAME_CHARS`), written with the stats in the same
+        atomic step; an empty one keeps the name they had.
         """
 
     @abc.abstractmethod
@@ -260,13 +280,12 @@ class Store(abc.ABC):
         """``player``'s totals for ``month``; zeros when there are none (or they expired)."""
 
     @abc.abstractmethod
-    async def top_players(
-        self, platform: str, workspace: str, *, by: Measure, limit: int
-    ) -> list[tuple[PlayerKey, Stats]]:
-        """The workspace's best ``limit`` players and their records, highest ``by`` first; equal ones
-        by the other measure, then by user id. Only players of that platform's workspace appear, and
+    async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:
+        """The workspace's best ``limit`` players, their records and names, highest ``by`` first; equal
+        ones by the other measure, then by user id. Only players of that platform's workspace appear, and
         only those whose ``by`` is above 0; a player whose record cannot be read is left out. Redis and
-        SQLite keep the ranking where :meth:`apply_round` writes stats (memory sorts on each call)."""
+        SQLite keep the ranking and the names where :meth:`apply_round` writes stats (memory sorts on
+        each call)."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

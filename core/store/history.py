@@ -30,6 +30,10 @@ may take the bound from its constructor."""
 USAGE_TTL = 62 * 24 * 3600.0
 """Seconds a month's usage is kept after its last addition: through the month after it, no longer."""
 
+PLAYER_NAME_CHARS = 80
+"""Characters kept of the name a player last played under (the leaderboard shows it): a name is
+user input, so the store bounds it whoever passes it."""
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -70,6 +74,11 @@ def capped(entry: HistoryEntry, limit: int = ENTRY_CHARS) -> HistoryEntry:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def player_name(name: str) -> str:
+    """``name`` as the store keeps it for the leaderboard: at most :data:`PLAYER_NAME_CHARS` characters."""
+    return _cut(name, PLAYER_NAME_CHARS)
 
 
 def month_of(when: float) -> str:

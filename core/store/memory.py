@@ -17,10 +17,12 @@ from core.store.base import (
     Decide,
     Played,
     PlayerKey,
+    Ranked,
     check_blob,
+    ranked,
     resolve,
 )
-from core.store.history import ENTRIES_REMEMBERED, Measure, ranking
+from core.store.history import ENTRIES_REMEMBERED, Measure, player_name, ranking
 from core.store.memory_history import MemoryHistory
 
 
@@ -37,6 +39,8 @@ class MemoryStore(MemoryHistory):
         super().__init__(entries_remembered=entries_remembered)
         self._games: dict[PlayerKey, str] = {}
         self._stats: dict[PlayerKey, str] = {}
+        self._names: dict[PlayerKey, str] = {}
+        """The name each player last played under (the leaderboard's)."""
         self._moves: defaultdict[PlayerKey, OrderedDict[str, str]] = defaultdict(OrderedDict)
         self._history: dict[str, deque[Turn]] = {}
         self._boards: dict[str, tuple[PlayerKey, str, str | None]] = {}
@@ -78,7 +82,7 @@ class MemoryStore(MemoryHistory):
         return game
 
     async def apply_round(
-        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
+        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None, name: str = ""
     ) -> Played | None:
         seen = self._moves[player]
         if move_id in seen:
@@ -92,6 +96,8 @@ class MemoryStore(MemoryHistory):
         else:
             self._games[player] = codec.dump_game(played.game)
         self._stats[player] = codec.dump_stats(played.stats)
+        if name:
+            self._names[player] = player_name(name)
         seen[move_id] = codec.dump_played(played)
         while len(seen) > MOVES_REMEMBERED:
             seen.popitem(last=False)
@@ -201,9 +207,7 @@ class MemoryStore(MemoryHistory):
             self._blobs.pop(key, None)
         return self._blobs.get(key)
 
-    async def top_players(
-        self, platform: str, workspace: str, *, by: Measure, limit: int
-    ) -> list[tuple[PlayerKey, Stats]]:
+    async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:
         order = ranking(by)
         rows = []
         for player, text in self._stats.items():
@@ -216,7 +220,8 @@ class MemoryStore(MemoryHistory):
             if getattr(stats, by) > 0:
                 rows.append((player.user, stats))
         rows.sort(key=order)
-        return [(PlayerKey(platform, workspace, user), stats) for user, stats in rows[: max(0, limit)]]
+        top = [(PlayerKey(platform, workspace, user), stats) for user, stats in rows[: max(0, limit)]]
+        return [ranked(player, stats, self._names.get(player)) for player, stats in top]
 
     async def ping(self) -> None:
         """Always answers: it is this process."""

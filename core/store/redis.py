@@ -160,7 +160,7 @@ class RedisStore(RedisHistory):
         return game
 
     async def apply_round(
-        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
+        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None, name: str = ""
     ) -> Played | None:
         game_key, stats_key = player_key("game", player), player_key("stats", player)
         moves_key, order_key = player_key("moves", player), player_key("move_order", player)
@@ -201,7 +201,7 @@ class RedisStore(RedisHistory):
             else:
                 pipe.set(game_key, codec.dump_game(played.game))
             pipe.set(stats_key, codec.dump_stats(played.stats))
-            queue_ranking(pipe, player, played.stats)
+            queue_ranking(pipe, player, played.stats, name)
             pipe.hset(moves_key, move_id, codec.dump_played(played))
             pipe.rpush(order_key, move_id)
             if forgotten:

@@ -3,9 +3,10 @@
 
 A player's log is a sorted set by time (:data:`core.store.redis_scripts.LOG_ENTRY` adds to it and
 trims it in one step); a month's usage is a hash of three counts; the leaderboard is a sorted set per
-measure and workspace, written in :meth:`RedisStore.apply_round`'s transaction with the stats
-(:func:`queue_ranking`). Stats kept before the leaderboard are ranked once, when a store first opens
-the database (:meth:`RedisHistory._rank_old_stats`).
+measure and workspace, with a hash per workspace of the names its players last played under, written
+in :meth:`RedisStore.apply_round`'s transaction with the stats (:func:`queue_ranking`). Stats kept
+before the leaderboard are ranked once, when a store first opens the database
+(:meth:`RedisHistory._rank_old_stats`); players ranked so have no name until they play again.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from redis.commands.core import AsyncScript
 from core.janken import Stats
 from core.store import codec
 from core.store import redis_values as values
-from core.store.base import PlayerKey, Store
-from core.store.history import MEASURES, USAGE_TTL, HistoryEntry, Measure, Usage, tie_breaker
+from core.store.base import PlayerKey, Ranked, Store, ranked
+from core.store.history import MEASURES, USAGE_TTL, HistoryEntry, Measure, Usage, player_name, tie_breaker
 from core.store.redis_connection import converted
 
 RANKED = f"{values.PREFIX}top:ranked"
@@ -33,8 +34,11 @@ RANK_BATCH = 500
 """Stats keys read at once while ranking old stats."""
 
 
-def queue_ranking(pipe: Pipeline, player: PlayerKey, stats: Stats) -> None:
-    """Queue (after ``multi()``) ``player``'s place on each of their workspace's leaderboards."""
+def queue_ranking(pipe: Pipeline, player: PlayerKey, stats: Stats, name: str = "") -> None:
+    """Queue (after ``multi()``) ``player``'s place on each of their workspace's leaderboards, and
+    ``name`` as the one they show (an empty ``name`` keeps the one kept)."""
+    if name:
+        pipe.hset(values.names_key(player.platform, player.workspace), player.user, player_name(name))
     for by in MEASURES:
         key, score = values.rank_key(by, player.platform, player.workspace), values.rank_score(stats, by)
         if score is None:
@@ -119,24 +123,25 @@ class RedisHistory(Store):
             counts = await self._redis.hmget(values.player_key(f"usage:{month}", player), list(USAGE_FIELDS))
         return Usage(*(values.number(count) for count in counts))
 
-    async def top_players(
-        self, platform: str, workspace: str, *, by: Measure, limit: int
-    ) -> list[tuple[PlayerKey, Stats]]:
+    async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:
         tie_breaker(by)  # checks ``by``, which names a key here
         if limit <= 0:
             return []
         with converted():
-            ranked = await self._redis.zrange(values.rank_key(by, platform, workspace), 0, limit - 1)
-            users = values.texts(cast("list[str]", ranked))
+            found = await self._redis.zrange(values.rank_key(by, platform, workspace), 0, limit - 1)
+            users = values.texts(cast("list[str]", found))
             if not users:
                 return []
             players = [PlayerKey(platform, workspace, user) for user in users]
-            records = await self._redis.mget([values.player_key("stats", p) for p in players])
+            async with self._redis.pipeline(transaction=False) as pipe:  # one round trip for both
+                pipe.mget([values.player_key("stats", p) for p in players])
+                pipe.hmget(values.names_key(platform, workspace), users)
+                records, names = await pipe.execute()
         top = []
-        for player, record in zip(players, records):
+        for player, record, name in zip(players, records, names):
             stats = values.decoded(values.text(record), codec.load_stats, [])
             if stats is not None:  # left out when unreadable; get_stats drops and logs it
-                top.append((player, stats))
+                top.append(ranked(player, stats, values.text(name)))
         return top
 
     async def _rank_old_stats(self) -> None:

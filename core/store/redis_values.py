@@ -1,6 +1,6 @@
 """How the Redis store's keys and values look: replies read back as text, a board link as a hash, a
-conversation turn as JSON, a log entry as a sorted set member, a leaderboard rank as a score, a
-blob as base64, a lifetime in milliseconds. Pure functions, no I/O.
+conversation turn as JSON, a log entry as a sorted set member, a leaderboard rank as a score and
+the names it shows as a hash, a blob as base64, a lifetime in milliseconds. Pure functions, no I/O.
 
 The records every backend shares (games, stats, results, opponents) are :mod:`core.store.codec`'s;
 these are the shapes only Redis keeps.
@@ -41,6 +41,11 @@ def player_key(kind: str, player: PlayerKey) -> str:
 def rank_key(by: Measure, platform: str, workspace: str) -> str:
     """The sorted set ranking one platform's workspace by ``by``; members are user ids."""
     return f"{PREFIX}top:{by}:{platform}:{workspace}"
+
+
+def names_key(platform: str, workspace: str) -> str:
+    """The hash of the names one platform's workspace's players last played under, by user id."""
+    return f"{PREFIX}top:names:{platform}:{workspace}"
 
 
 def rank_score(stats: Stats, by: Measure) -> float | None:

@@ -154,7 +154,7 @@ class SQLiteStore(SQLiteHistory, SQLiteBlobs):
         return await self._run(work, write=True)
 
     async def apply_round(
-        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None
+        self, player: PlayerKey, move_id: str, decide: Decide, *, start: Game | None = None, name: str = ""
     ) -> Played | None:
         key = str(player)
 
@@ -172,7 +172,7 @@ class SQLiteStore(SQLiteHistory, SQLiteBlobs):
                 conn.execute("DELETE FROM games WHERE player = ?", (key,))
             else:
                 _write_game(conn, key, played.game)
-            write_stats(conn, player, played.stats)
+            write_stats(conn, player, played.stats, name)
             _remember_move(conn, key, move_id, played)
             return played
 

@@ -12,8 +12,8 @@ from typing import TypeVar
 
 from core.janken import Stats
 from core.store import codec
-from core.store.base import PlayerKey, Store
-from core.store.history import USAGE_TTL, HistoryEntry, Measure, Usage, tie_breaker
+from core.store.base import PlayerKey, Ranked, Store, ranked
+from core.store.history import USAGE_TTL, HistoryEntry, Measure, Usage, player_name, tie_breaker
 from core.store.sqlite_schema import sweep_entries, sweep_usage
 
 _T = TypeVar("_T")
@@ -118,31 +118,33 @@ class SQLiteHistory(Store):
         )
         return Usage() if row is None else Usage(*map(int, row))
 
-    async def top_players(
-        self, platform: str, workspace: str, *, by: Measure, limit: int
-    ) -> list[tuple[PlayerKey, Stats]]:
+    async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:
         other = tie_breaker(by)  # checks ``by``, which names columns here
         rows = await self._run(
             lambda conn: conn.execute(
-                f"SELECT user_id, data FROM stats WHERE platform = ? AND workspace = ? AND {by} > 0 "
+                f"SELECT user_id, data, name FROM stats WHERE platform = ? AND workspace = ? AND {by} > 0 "
                 f"ORDER BY {by} DESC, {other} DESC, user_id LIMIT ?",
                 (platform, workspace, max(0, limit)),
             ).fetchall()
         )
         top = []
-        for user, data in rows:
+        for user, data, name in rows:
             try:
-                top.append((PlayerKey(platform, workspace, user), codec.load_stats(data)))
+                top.append(ranked(PlayerKey(platform, workspace, user), codec.load_stats(data), name))
             except codec.UndecodableRecord:
                 continue  # left out; get_stats drops and logs it
         return top
 
 
-def write_stats(conn: sqlite3.Connection, player: PlayerKey, stats: Stats) -> None:
-    """Store ``player``'s record with the columns the leaderboard ranks it by."""
+def write_stats(conn: sqlite3.Connection, player: PlayerKey, stats: Stats, name: str = "") -> None:
+    """Store ``player``'s record with the columns the leaderboard ranks it by, and ``name`` as the one
+    it shows (an empty ``name`` keeps the one the row has)."""
     conn.execute(
-        "INSERT OR REPLACE INTO stats (player, data, platform, workspace, user_id, games_won, best_streak) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO stats (player, data, platform, workspace, user_id, games_won, best_streak, name) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (player) DO UPDATE SET data = excluded.data, "
+        "platform = excluded.platform, workspace = excluded.workspace, user_id = excluded.user_id, "
+        "games_won = excluded.games_won, best_streak = excluded.best_streak, "
+        "name = coalesce(excluded.name, stats.name)",
         (
             str(player),
             codec.dump_stats(stats),
@@ -151,5 +153,6 @@ def write_stats(conn: sqlite3.Connection, player: PlayerKey, stats: Stats) -> No
             player.user,
             stats.games_won,
             stats.best_streak,
+            player_name(name) if name else None,
         ),
     )

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS games (player TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stats (
     player TEXT PRIMARY KEY, data TEXT NOT NULL,
     platform TEXT, workspace TEXT, user_id TEXT,
-    games_won INTEGER NOT NULL DEFAULT 0, best_streak INTEGER NOT NULL DEFAULT 0
+    games_won INTEGER NOT NULL DEFAULT 0, best_streak INTEGER NOT NULL DEFAULT 0,
+    name TEXT
 );
 CREATE TABLE IF NOT EXISTS moves (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,7 +74,8 @@ CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires);
 the one clock every process sharing the file agrees on; a row past it reads as absent.
 ``conversations`` holds a row only for a conversation given a lifetime; the others keep for ever.
 A claim's ``holder`` is ``''`` when it was made without one. ``stats`` repeats, beside each record,
-its player's parts and the two measures the leaderboard ranks by (:data:`RANKING`), written with it.
+its player's parts and the two measures the leaderboard ranks by (:data:`RANKING`), written with it,
+and the name the player last played under (``NULL`` when none is known: the leaderboard shows the user id).
 ``entries`` is each player's command log; an entry's ``time`` is its own (epoch seconds).
 ``blobs`` holds :meth:`core.store.base.Store.keep_blob`'s bytes as they were given.
 A table added by a later build (``claims``, ``counters``, ``blobs``...) is made in an older file
@@ -95,11 +97,13 @@ ADDED_COLUMNS = (
     ("stats", "user_id", "TEXT"),
     ("stats", "games_won", "INTEGER NOT NULL DEFAULT 0"),
     ("stats", "best_streak", "INTEGER NOT NULL DEFAULT 0"),
+    ("stats", "name", "TEXT"),
 )
 """Columns :data:`SCHEMA` has that a table made by an older build lacks: (table, column, declaration).
 A board linked before opponents were kept has none (not recorded); a claim made before claims
 knew their holder reads as one made without a holder. Stats written before the leaderboard are
-ranked by :func:`_rank_old_stats` in the same step."""
+ranked by :func:`_rank_old_stats` in the same step. A player's record kept before names has none
+(``NULL``) until their next round that gives one."""
 
 SWEEP_BATCH = 20
 """Other expired rows (claims, counters, blobs, conversations, log entries, monthly totals) a write deletes
