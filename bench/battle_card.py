@@ -8,8 +8,16 @@ What it measures: the wall time of ``battle_card.render`` in one thread, and its
       opponent's art already fitted (it is cached by the digest of its bytes). This is
       the figure the 50 ms target applies to: a game fits its art once and then
       regenerates the card every round;
-    * cold: ``--cold`` cards each with art bytes not seen before, so each one decodes
-      and fits a 1024x1024 PNG too (the first round of a game).
+    * kept: ``--cold`` cards each with a kept art not seen before: the thumbnail
+      (``battle_card.art_thumbnail``, a 400x400 JPEG) the bot keeps in the store when an
+      opponent is drawn, so this is the first card of every game (and of every process);
+    * cold: ``--cold`` cards each with drawn art bytes not seen before, so each one
+      decodes and fits a 1024x1024 PNG too (what the first card cost before the art was
+      kept as a thumbnail);
+    * thumbnail: making the thumbnail from the drawing, once per drawn opponent (while
+      the drawing is posted, not on a click).
+
+The 50 ms target applies to warm and kept: every card a player waits for is one of them.
 
 The art is a synthetic 1024x1024 picture with about the detail of a generated one
 (a PNG of about 1.5 MB; the card's size follows the art's detail). Each cold card's
@@ -132,10 +140,19 @@ def main() -> int:
     warm = [card(index, art) for index in range(args.cards)]
     warm_timings = timed(warm)
     print(warm_timings.summary("warm"))
-    cold = [card(index, renamed(art, index)) for index in range(args.cold)]
+    drawings = [renamed(art, index) for index in range(args.cold)]
+    thumbnails, making = [], []
+    for drawing in drawings:
+        start = time.perf_counter()
+        thumbnails.append(battle_card.art_thumbnail(drawing) or b"")
+        making.append((time.perf_counter() - start) * 1000)
+    kept_timings = timed([card(index, thumbnail) for index, thumbnail in enumerate(thumbnails)])
+    print(kept_timings.summary("kept"))
+    cold = [card(index, renamed(art, args.cold + index)) for index in range(args.cold)]
     print(timed(cold).summary("cold"))
-    target = p95(warm_timings.wall)
-    print(f"target, warm wall p95 under 50 ms: {'met' if target < 50 else 'MISSED'} ({target:.1f} ms)")
+    print(f"thumbnail n={len(making):<4} wall {figures(making)}   size {max(map(len, thumbnails)) / 1024:.0f} KiB")
+    target = max(p95(warm_timings.wall), p95(kept_timings.wall))
+    print(f"target, warm and kept wall p95 under 50 ms: {'met' if target < 50 else 'MISSED'} ({target:.1f} ms)")
     if args.save:
         args.save.write_bytes(battle_card.render(warm[-1]))
     return 0 if target < 50 else 1
