@@ -171,6 +171,10 @@ async def test_slack_each_click_uploads_a_card_the_board_shows(slack: SlackBot) 
         assert file_id not in shown and upload.completed and upload.channel_id is None
         assert upload.data.startswith(PNG) and upload.data != slack.slack.uploaded[shown[-1]].data
         shown.append(file_id)
+        await until(lambda: slack.slack.uploaded[shown[-2]].deleted)  # noqa: B023
+    # The board's card is the one file left: a game does not leave a file per round in the workspace.
+    assert [f for f in shown if not slack.slack.uploaded[f].deleted] == [shown[-1]]
+    assert all(c.args["file"] in shown[:-1] for c in slack.slack.calls_to("files.delete"))
 
 
 async def test_the_fake_slack_refuses_image_blocks_slack_would() -> None:
@@ -224,6 +228,8 @@ async def test_slack_shows_the_board_without_its_card_when_slack_refuses_the_car
     [board] = await until(lambda: [m for m in slack.slack.messages.values() if m.blocks and not m.deleted])
     assert board.blocks and [b["type"] for b in board.blocks] == ["markdown", "actions"]
     assert not slack.private_messages()
+    [refused] = slack.slack.uploaded.values()
+    assert refused.deleted  # the card no board shows is not left behind
 
 
 async def test_slack_shows_the_board_without_its_card_when_the_upload_fails(slack: SlackBot) -> None:

@@ -61,6 +61,7 @@ SLACK_LIMITS: Mapping[str, Limit] = {
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,
     "files.info": TIER_4,
+    "files.delete": TIER_3,  # a board's previous battle card, once the board shows the new one
     "users.info": TIER_4,
     "usergroups.list": TIER_2,  # ALLOWED_ROLES; cached for minutes (bot.slack_app.user_groups)
     "auth.test": TIER_4,  # "special"; called once at start-up

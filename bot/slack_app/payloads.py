@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.slack_app.render import CARD_BLOCK
 from bot.slack_app.reply import SlackPlace, board_ref
 from handlers import janken_board
 from handlers.port import Command, JankenRequest
@@ -144,7 +145,18 @@ def _click_place(body: dict[str, Any]) -> SlackPlace:
         _id(_object(body.get("user"), "user").get("id"), "user.id"),
         None if thread is None else _id(thread, "message.thread_ts"),
         board_ts=_id(message.get("ts"), "message.ts"),
+        board_card=_card_file(message.get("blocks")),
     )
+
+
+def _card_file(blocks: object) -> str | None:
+    """The file id of the battle card a clicked board shows, if it shows one we put there."""
+    for block in blocks if isinstance(blocks, list) else ():
+        if isinstance(block, dict) and block.get("block_id") == CARD_BLOCK and block.get("type") == "image":
+            shown = block.get("slack_file")
+            file_id = shown.get("id") if isinstance(shown, dict) else None
+            return file_id if isinstance(file_id, str) and file_id else None
+    return None
 
 
 def from_message(

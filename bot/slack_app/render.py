@@ -79,6 +79,8 @@ _PENDING = re.compile(
 _PENDING_REACH = 4_096  # longer than anything _PENDING can match
 MOVE_ACTION = re.compile(r"^janken_(rock|paper|scissors)$")
 AGAIN_ACTION = "janken_again"
+CARD_BLOCK = "card"
+"""The ``block_id`` of a board's battle card, so a click can tell which file the board showed."""
 HISTORY_ACTION = "history_page"
 """Action ids of a /history page's buttons start with this (one id per button in a block)."""
 HISTORY_ACTIONS = re.compile(rf"^{HISTORY_ACTION}_[0-9]$")
@@ -171,7 +173,7 @@ def game_blocks(
     opponent = view.game.opponent
     if card_file:
         alt = janken_card.alt_text(view, locale)[:2000]
-        blocks.append({"type": "image", "slack_file": {"id": card_file}, "alt_text": alt})
+        blocks.append({"type": "image", "block_id": CARD_BLOCK, "slack_file": {"id": card_file}, "alt_text": alt})
     elif opponent.image_ref:
         blocks.append(
             {"type": "image", "slack_file": {"id": opponent.image_ref}, "alt_text": opponent.name[:2000]}

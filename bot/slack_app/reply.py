@@ -29,13 +29,15 @@ Respond = Callable[..., Awaitable[object]]
 
 @dataclass(frozen=True)
 class SlackPlace:
-    """Where a command came from: workspace, channel, user, and the board message clicked, if any."""
+    """Where a command came from: workspace, channel, user, and the board message clicked, if any
+    (with the file of the battle card it shows)."""
 
     team: str
     channel: str
     user: str
     thread_ts: str | None = None
     board_ts: str | None = None
+    board_card: str | None = None
     locale: str = "en"
 
 
@@ -130,6 +132,8 @@ class SlackReply:
 
         A card Slack will not show (``invalid_blocks``: a file it has not processed yet, or one
         it will not show in this channel) is left out rather than losing the round's board.
+        A card no board shows any more (the edited board's last one, or one left out) is deleted,
+        so a game leaves one card file in the workspace, not one per round.
         """
         card_file = await self._upload_card(view) if view.card else None
         edit = self._place.board_ts if edit_clicked else None
@@ -139,10 +143,25 @@ class SlackReply:
             cause = exc.__cause__
             refused = isinstance(cause, SlackApiError) and cause.response.get("error") == "invalid_blocks"
             if card_file is None or not refused:
+                await self._discard(card_file)
                 raise
             _log.warning("Slack refused the battle card %s; the board goes without it", card_file)
+            await self._discard(card_file)
+            card_file = None
             shown = await self._show_board(view, None, edit=edit)
+        if edit and self._place.board_card not in (None, card_file):
+            await self._discard(self._place.board_card)
         return board_ref(str(shown["channel"]), str(shown["ts"]))
+
+    async def _discard(self, card_file: str | None) -> None:
+        """Delete a card file no board shows; a failure is logged, never raised (the round is played)."""
+        if card_file is None:
+            return
+        try:
+            with slack_errors():
+                await self._client.files_delete(file=card_file)
+        except (UpstreamError, Unavailable):
+            _log.warning("the old battle card %s could not be deleted", card_file, exc_info=True)
 
     async def _show_board(self, view: GameView, card_file: str | None, *, edit: str | None) -> Any:
         """Post the board, or update the board message ``edit`` (its ts)."""

@@ -154,6 +154,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "files.info": self._files_info,
+            "files.delete": self._files_delete,
             "users.info": self._users_info,
             "usergroups.list": self._usergroups_list,
             "conversations.replies": self._replies,
@@ -297,7 +298,7 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         file_id = request.match_info["file_id"]
         with self.lock:
             upload = self._files.get(file_id)
-            error = _token_error(request.headers, {}) or (None if upload else "file_not_found")
+            error = _token_error(request.headers, {}) or (None if upload and not upload.deleted else "file_not_found")
             status = (404 if error == "file_not_found" else 403) if error else 200
             self._record("download", {"file_id": file_id}, request, time.time(), error, status)
         if error or upload is None:
@@ -339,8 +340,8 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             return False
         if "id" in slack_file:
             upload = self._files.get(str(slack_file["id"]))
-            return upload is not None and upload.completed
-        urls = {u for f in self._files.values() if f.completed for u in self._urls_of(f)}
+            return upload is not None and upload.completed and not upload.deleted
+        urls = {u for f in self._files.values() if f.completed and not f.deleted for u in self._urls_of(f)}
         return slack_file.get("url") in urls
 
     def _urls_of(self, upload: UploadedFile) -> tuple[str, str]:
@@ -466,7 +467,19 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         upload = self._files.get(str(args.get("file")))
         if upload is None:
             raise SlackError("file_not_found")
+        if upload.deleted:
+            raise SlackError("file_deleted")
         return {"file": self._file_object(upload), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _files_delete(self, args: JsonDict) -> JsonDict:
+        """files.delete: the file is gone (its `deleted` set); a second delete says `file_deleted`."""
+        upload = self._files.get(str(args.get("file")))
+        if upload is None:
+            raise SlackError("file_not_found")
+        if upload.deleted:
+            raise SlackError("file_deleted")
+        upload.deleted = True
+        return {}
 
     def _users_info(self, args: JsonDict) -> JsonDict:
         user_id = str(args.get("user") or "")

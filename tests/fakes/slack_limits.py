@@ -49,6 +49,8 @@ RATE_LIMITS: dict[str, Limit] = {
     "usergroups.list": TIER_2,
     # Tier 4: api.slack.com/methods/files.info ("Rate limiting: Tier 4"); Java SDK MethodsRateLimits agrees.
     "files.info": TIER_4,
+    # Tier 3: docs.slack.dev/reference/methods/files.delete ("Tier 3: 50+ per minute").
+    "files.delete": TIER_3,
     # Tier 1: api.slack.com/methods/apps.connections.open ("Rate limits: Tier 1"); Java SDK agrees.
     # (A generated copy of the newer docs.slack.dev page reads "Tier 3"; we keep the stricter one.)
     "apps.connections.open": TIER_1,

@@ -37,6 +37,7 @@ BOT_SCOPES: dict[str, str | None] = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "files.info": "files:read",
+    "files.delete": "files:write",
     "users.info": "users:read",
     "usergroups.list": "usergroups:read",
 }

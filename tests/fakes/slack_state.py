@@ -76,6 +76,7 @@ class UploadedFile:
     thread_ts: str | None = None
     uploaded: bool = False
     completed: bool = False
+    deleted: bool = False
 
     @property
     def mimetype(self) -> str:
