@@ -35,7 +35,7 @@ from core.errors import NotPermitted
 from core.store.base import DELIVERY_TTL
 from handlers import allowlist, janken_board
 from handlers.failures import unexpected, user_message
-from handlers.port import Command, Reply, Services
+from handlers.port import DM_WORKSPACE, Command, Reply, Services
 from handlers.registry import BOARD_CLICK, HISTORY_CLICK, TRANSCRIBE
 
 _log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def command_of(
     user = interaction.user
     return Command(
         "discord",
-        str(interaction.guild_id or "dm"),
+        str(interaction.guild_id or DM_WORKSPACE),
         str(interaction.channel_id or user.id),
         str(user.id),
         "",

@@ -35,7 +35,7 @@ from bot.work import BackgroundWork
 from core.errors import NotPermitted
 from core.store.base import DELIVERY_TTL
 from handlers.failures import unexpected, user_message
-from handlers.port import Command, Services
+from handlers.port import DM_WORKSPACE, Command, Services
 from handlers.registry import ANSWER_REPLY
 
 _log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def command_of(
     guild, user = message.guild, message.author
     return Command(
         "discord",
-        str(guild.id) if guild is not None else "dm",
+        str(guild.id) if guild is not None else DM_WORKSPACE,
         str(message.channel.id),
         str(user.id),
         text,
