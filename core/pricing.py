@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.store.history import Usage
+from core.store.history import UNRECORDED_MODEL, Usage, UsageByModel
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,38 @@ def _amount(raw: str) -> float:
     return value
 
 
-def cost(usage: Usage, prices: Prices, *, chat_model: str, image_model: str) -> float | None:
-    """The estimated dollars ``usage`` cost, its tokens at ``chat_model``'s price and its images at
-    ``image_model``'s; ``None`` when a model that was used has no price."""
-    chat, image = prices.get(chat_model), prices.get(image_model)
-    if (chat is None and (usage.tokens_in or usage.tokens_out)) or (image is None and usage.images):
-        return None
-    total = 0.0
-    if chat is not None:
-        total += (usage.tokens_in * chat.per_million_in + usage.tokens_out * chat.per_million_out) / 1e6
-    if image is not None:
-        total += usage.images * image.per_image
-    return total
+@dataclass(frozen=True)
+class Estimate:
+    """What a month's usage cost: ``dollars`` for the models priced, and the models used that
+    have no price (sorted; none when ``dollars`` is the whole cost)."""
+
+    dollars: float
+    unpriced: tuple[str, ...] = ()
+
+
+def cost(usage_by_model: UsageByModel, prices: Prices, *, chat_model: str, image_model: str) -> Estimate:
+    """The estimated dollars ``usage_by_model`` cost, each model's usage at that model's price.
+
+    Usage added before usage was kept per model (model :data:`core.store.history.UNRECORDED_MODEL`)
+    is priced as it was then: its tokens at ``chat_model``'s price and its images at ``image_model``'s. A model
+    used (tokens or images) with no price is named in the estimate's ``unpriced``, and adds nothing.
+    """
+    dollars, unpriced = 0.0, set()
+    for model, usage in usage_by_model.items():
+        if model == UNRECORDED_MODEL:
+            parts = [
+                (chat_model, Usage(usage.tokens_in, usage.tokens_out)),
+                (image_model, Usage(images=usage.images)),
+            ]
+        else:
+            parts = [(model, usage)]
+        for priced_as, used in parts:
+            if used == Usage():
+                continue
+            price = prices.get(priced_as)
+            if price is None:
+                unpriced.add(priced_as)
+                continue
+            dollars += (used.tokens_in * price.per_million_in + used.tokens_out * price.per_million_out) / 1e6
+            dollars += used.images * price.per_image
+    return Estimate(dollars, tuple(sorted(unpriced)))

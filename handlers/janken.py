@@ -248,7 +248,7 @@ async def start_character(description: str, command: Command, reply: Reply, serv
             )
         name = shown(description, NAME_CHARS)
         image_ref = await reply.post_image(image, name)
-        await logbook.add_usage(command, services, Usage(images=1))
+        await logbook.add_usage(command, services, Usage(images=1), model=services.ai.image_model)
     await janken_card.keep_art(services.store, image_ref, image.data)
     await start(Opponent(name, description, image_ref), command, reply, services)
 

@@ -43,8 +43,9 @@ class TranscribeRequest:
 async def transcribe(request: TranscribeRequest, command: Command, reply: Reply, services: Services) -> None:
     """Check the file, download it, transcribe it with one OpenAI slot, and post the text.
 
-    The tokens it used count in the user's month (``/usage``) as soon as OpenAI answers, whatever
-    it heard; the command log (``/history``) keeps ``/ask``, ``/draw`` and janken, not transcripts.
+    The tokens it used count in the user's month (``/usage``), as the model's that transcribed it,
+    as soon as OpenAI answers, whatever it heard; the command log (``/history``) keeps ``/ask``,
+    ``/draw`` and janken, not transcripts.
     """
     services.ai.check()
     filename = upload_name(request.name, request.mime, request.size)
@@ -55,7 +56,7 @@ async def transcribe(request: TranscribeRequest, command: Command, reply: Reply,
             raise UserInputError("audio_too_short")
         async with admission.queued(command, reply, services):
             transcript = await services.ai.transcribe(audio, filename)
-        await logbook.add_usage(command, services, _usage(transcript))
+        await logbook.add_usage(command, services, _usage(transcript), model=transcript.model)
     said = transcript.text.strip()
     if not said:
         await reply.post_text(text("transcript_empty", command.locale, name=name))

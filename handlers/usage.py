@@ -7,7 +7,7 @@ import datetime as dt
 from core import quota
 from core.messages import text
 from core.pricing import cost
-from core.store.history import month_of
+from core.store.history import Usage, month_of
 from handlers.port import Command, Reply, Services
 
 
@@ -20,7 +20,9 @@ async def report(command: Command, services: Services, now: dt.datetime | None =
 
     Today's figures are the daily counters :mod:`handlers.admission` keeps for every use, quota
     or not (the quota reads "unlimited" when there is none); the month's are the totals the
-    handlers add as they finish (:mod:`handlers.logbook`), transcriptions' tokens included.
+    handlers add as they finish (:mod:`handlers.logbook`), transcriptions' tokens included, summed
+    over the models used; the estimate prices each model's at that model's price, and names the
+    models ``OPENAI_PRICES`` has no price for instead when there are any.
     """
     now = now or dt.datetime.now(dt.UTC)
     who = quota.spender(command.player)
@@ -35,10 +37,11 @@ async def report(command: Command, services: Services, now: dt.datetime | None =
         image_model=services.ai.image_model,
     )
     estimate = (
-        text("usage_cost_unknown", command.locale)
-        if price is None
-        else text("usage_cost", command.locale, cost=price)
+        text("usage_cost_unpriced", command.locale, models=", ".join(map(repr, price.unpriced)))
+        if price.unpriced
+        else text("usage_cost", command.locale, cost=price.dollars)
     )
+    totals = Usage.total(used.values())
     return text(
         "usage_report",
         command.locale,
@@ -47,9 +50,9 @@ async def report(command: Command, services: Services, now: dt.datetime | None =
         images_today=images_today,
         image_quota=_quota(services.limits.quota_draw_per_day, command.locale),
         month=month,
-        tokens_in=used.tokens_in,
-        tokens_out=used.tokens_out,
-        images=used.images,
+        tokens_in=totals.tokens_in,
+        tokens_out=totals.tokens_out,
+        images=totals.images,
         cost=estimate,
     )
 

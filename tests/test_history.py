@@ -299,4 +299,4 @@ async def test_logging_paging_and_retention_on_every_backend(ai: AIService, stor
     assert "page 1 of 2" in listed and "/draw: a red fox" in listed
     assert "question 0" in str((await clicked(older.code, services)).values("private"))
     used = await store.usage(cmd("").player, month_of(time.time()))
-    assert used.images == 1
+    assert used == {"test-image": Usage(images=1)}

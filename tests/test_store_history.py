@@ -22,7 +22,7 @@ import redis.asyncio
 from core import janken
 from core.janken import Move, Opponent, Stats
 from core.store import HistoryEntry, PlayerKey, Store, Usage, codec
-from core.store.history import ENTRY_CHARS, PLAYER_NAME_CHARS, USAGE_TTL, month_of
+from core.store.history import ENTRY_CHARS, PLAYER_NAME_CHARS, UNRECORDED_MODEL, USAGE_TTL, month_of
 from core.store.memory import MemoryStore
 from core.store.redis import PREFIX, RedisStore
 from core.store.sqlite import SQLiteStore
@@ -191,30 +191,49 @@ async def test_an_unreadable_entry_is_skipped_and_logged_once(
 # Usage this month, and today's counters.
 
 
-async def test_usage_adds_up_per_player_and_month(store: Store) -> None:
-    assert await store.usage(ALICE, "2025-06") == Usage()
-    await store.add_usage(ALICE, "2025-06", tokens_in=100, tokens_out=250)
-    await store.add_usage(ALICE, "2025-06", images=1)
-    await store.add_usage(ALICE, "2025-06", tokens_in=5, tokens_out=7, images=2)
-    await store.add_usage(ALICE, "2025-07", tokens_in=1)
-    await store.add_usage(BOB, "2025-06", images=4)
-    assert await store.usage(ALICE, "2025-06") == Usage(tokens_in=105, tokens_out=257, images=3)
-    assert await store.usage(ALICE, "2025-07") == Usage(tokens_in=1)
-    assert await store.usage(BOB, "2025-06") == Usage(images=4)
-    assert await store.usage(PlayerKey("slack", "T2", "alice"), "2025-06") == Usage()
+FINE_TUNED = "ft:gpt-4o-mini:acme|lab:fox:AbC123"
+"""A fine-tuned model's id: colons, and here even the Redis field separator."""
+
+
+async def test_usage_adds_up_per_player_month_and_model(store: Store) -> None:
+    assert await store.usage(ALICE, "2025-06") == {}
+    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=100, tokens_out=250)
+    await store.add_usage(ALICE, "2025-06", model="image", images=1)
+    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=5, tokens_out=7)
+    await store.add_usage(ALICE, "2025-06", model=FINE_TUNED, tokens_in=3, tokens_out=4, images=2)
+    await store.add_usage(ALICE, "2025-06", model="idle")  # nothing used: no totals for it
+    await store.add_usage(ALICE, "2025-07", model="chat", tokens_in=1)
+    await store.add_usage(BOB, "2025-06", model="image", images=4)
+    june = await store.usage(ALICE, "2025-06")
+    assert june == {
+        "chat": Usage(tokens_in=105, tokens_out=257),
+        "image": Usage(images=1),
+        FINE_TUNED: Usage(tokens_in=3, tokens_out=4, images=2),
+    }
+    assert Usage.total(june.values()) == Usage(tokens_in=108, tokens_out=261, images=3)
+    assert await store.usage(ALICE, "2025-07") == {"chat": Usage(tokens_in=1)}
+    assert await store.usage(BOB, "2025-06") == {"image": Usage(images=4)}
+    assert await store.usage(PlayerKey("slack", "T2", "alice"), "2025-06") == {}
+    assert Usage.total([]) == Usage()
 
 
 async def test_concurrent_usage_additions_all_count(store: Store) -> None:
-    await asyncio.gather(*(store.add_usage(ALICE, "2025-06", tokens_in=1, images=1) for _ in range(40)))
-    assert await store.usage(ALICE, "2025-06") == Usage(tokens_in=40, images=40)
+    await asyncio.gather(
+        *(store.add_usage(ALICE, "2025-06", model=f"m{n % 2}", tokens_in=1, images=n % 2) for n in range(40))
+    )
+    assert await store.usage(ALICE, "2025-06") == {
+        "m0": Usage(tokens_in=20),
+        "m1": Usage(tokens_in=20, images=20),
+    }
 
 
-async def _usage_lifetime(store: Store, player: PlayerKey, month: str) -> float:
+async def _usage_lifetime(store: Store, player: PlayerKey, month: str, model: str) -> float:
+    """How long ``model``'s totals of ``month`` have left (memory and Redis keep one lifetime per month)."""
     if isinstance(store, MemoryStore):
         return store._usage[player, month][1] - time.monotonic()
     if isinstance(store, SQLiteStore):
-        sql = "SELECT expires FROM monthly_usage WHERE player = ? AND month = ?"
-        row = await store._run(lambda conn: conn.execute(sql, (str(player), month)).fetchone())
+        sql = "SELECT expires FROM model_usage WHERE player = ? AND month = ? AND model = ?"
+        row = await store._run(lambda conn: conn.execute(sql, (str(player), month, model)).fetchone())
         return float(row[0]) - time.time()
     assert isinstance(store, RedisStore)
     millis = await store._redis.pttl(f"{PREFIX}usage:{month}:{player}")
@@ -222,8 +241,10 @@ async def _usage_lifetime(store: Store, player: PlayerKey, month: str) -> float:
 
 
 async def test_a_months_usage_expires_about_two_months_after_its_last_addition(store: Store) -> None:
-    await store.add_usage(ALICE, "2025-06", tokens_in=1)
-    assert USAGE_TTL - 60 < await _usage_lifetime(store, ALICE, "2025-06") <= USAGE_TTL
+    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=1)
+    await store.add_usage(ALICE, "2025-06", model="image", images=1)
+    for model in ("chat", "image"):
+        assert USAGE_TTL - 60 < await _usage_lifetime(store, ALICE, "2025-06", model) <= USAGE_TTL
     assert 61 * DAY < USAGE_TTL < 63 * DAY
 
 
@@ -388,6 +409,82 @@ async def test_a_redis_log_expires_when_its_newest_entry_grows_too_old(redis_db:
     await store.close()
 
 
+async def test_sqlite_keeps_a_months_models_expiring_together(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = await SQLiteStore.open(tmp_path / "bot.db")
+
+    async def expire_in(seconds: float) -> None:
+        sql = "UPDATE model_usage SET expires = ?"
+        await store._run(lambda conn: conn.execute(sql, (time.time() + seconds,)), write=True)
+
+    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=1)
+    await expire_in(10)
+    await store.add_usage(ALICE, "2025-06", model="image", images=1)  # the month's last addition
+    assert USAGE_TTL - 60 < await _usage_lifetime(store, ALICE, "2025-06", "chat") <= USAGE_TTL
+    await expire_in(-1)
+    assert await store.usage(ALICE, "2025-06") == {}  # expired: absent before anything deletes it
+    await store.add_usage(BOB, "2025-06", model="chat", tokens_in=2)  # a write sweeps others' expired totals
+    rows = await store._run(lambda conn: conn.execute("SELECT player FROM model_usage").fetchall())
+    assert rows == [(str(BOB),)]
+    await store.close()
+
+
+async def test_redis_reads_a_months_usage_from_before_models_as_model_unrecorded(redis_db: str) -> None:
+    key = f"{PREFIX}usage:2025-06:{ALICE}"
+    old = redis.asyncio.Redis.from_url(redis_db)
+    # the hash as the build before per-model usage wrote it, and fields no build writes
+    await old.hset(key, mapping={"tokens_in": 7, "tokens_out": 8, "images": 1, "junk": 5, "m|bogus": 9})
+    await old.hset(key, mapping={"m|tokens_in": "not a number"})
+    await old.pexpire(key, 3_600_000)
+    await old.aclose()
+    store = await RedisStore.open(redis_db)
+    assert await store.usage(ALICE, "2025-06") == {
+        UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=1)
+    }
+    await store.add_usage(ALICE, "2025-06", model=FINE_TUNED, tokens_in=3)
+    await store.add_usage(ALICE, "2025-06", model=UNRECORDED_MODEL, images=1)
+    assert await store.usage(ALICE, "2025-06") == {
+        UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=2),
+        FINE_TUNED: Usage(tokens_in=3),
+    }
+    assert USAGE_TTL - 60 < await store._redis.pttl(key) / 1000 <= USAGE_TTL  # one lifetime, renewed
+    await store.close()
+
+
+async def test_a_sqlite_file_from_before_usage_per_model_reads_its_totals_as_model_unrecorded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bot.db"
+    now = time.time()
+    # the usage table as the build before per-model usage made it
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute(
+            "CREATE TABLE monthly_usage (player TEXT NOT NULL, month TEXT NOT NULL, "
+            "tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, images INTEGER NOT NULL, "
+            "expires REAL NOT NULL, PRIMARY KEY (player, month))"
+        )
+        old.execute("CREATE INDEX monthly_usage_by_expiry ON monthly_usage (expires)")
+        old.execute("INSERT INTO monthly_usage VALUES (?, '2025-06', 7, 8, 1, ?)", (str(ALICE), now + DAY))
+        old.execute("INSERT INTO monthly_usage VALUES (?, '2025-05', 1, 1, 1, ?)", (str(ALICE), now + DAY))
+        old.execute("INSERT INTO monthly_usage VALUES (?, '2025-06', 5, 5, 5, ?)", (str(BOB), now - 1))
+    a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
+    assert await a.usage(ALICE, "2025-06") == {UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=1)}
+    assert await b.usage(BOB, "2025-06") == {}  # expired
+    await b.add_usage(ALICE, "2025-06", model=FINE_TUNED, tokens_in=3)
+    await a.add_usage(ALICE, "2025-06", model=UNRECORDED_MODEL, images=1)
+    june = {UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=2), FINE_TUNED: Usage(tokens_in=3)}
+    assert await b.usage(ALICE, "2025-06") == june
+    assert await a.usage(ALICE, "2025-05") == {UNRECORDED_MODEL: Usage(1, 1, 1)}
+    old_rows = await a._run(lambda conn: conn.execute("SELECT player, month FROM monthly_usage").fetchall())
+    assert sorted(old_rows) == [(str(ALICE), "2025-05"), (str(ALICE), "2025-06")]  # bob's swept
+    # the old row lives on with the month's newer totals
+    sql = "SELECT expires FROM monthly_usage WHERE player = ? AND month = '2025-06'"
+    [(expires,)] = await a._run(lambda conn: conn.execute(sql, (str(ALICE),)).fetchall())
+    assert USAGE_TTL - 60 < expires - time.time() <= USAGE_TTL
+    await a.close()
+    await b.close()
+    reopened = await SQLiteStore.open(path)  # opening it again changes nothing
+    assert await reopened.usage(ALICE, "2025-06") == june
+    await reopened.close()
+
+
 async def test_redis_ranks_stats_kept_before_the_leaderboard_when_it_opens(redis_db: str) -> None:
     old = redis.asyncio.Redis.from_url(redis_db)
     await old.set(f"{PREFIX}stats:slack:T1:alice", codec.dump_stats(Stats(games_won=2, best_streak=1)))
@@ -433,8 +530,8 @@ async def test_a_sqlite_file_from_before_the_log_and_the_leaderboard_opens_and_w
     assert await a.count("quota:ask:today:alice") == 2
     await a.log_entry(ALICE, entry(age=0, prompt="hello"), keep=KEEP)
     assert await prompts(b, ALICE) == ["hello"]
-    await b.add_usage(ALICE, "2025-06", tokens_in=3)
-    assert await a.usage(ALICE, "2025-06") == Usage(tokens_in=3)
+    await b.add_usage(ALICE, "2025-06", model="m", tokens_in=3)
+    assert await a.usage(ALICE, "2025-06") == {"m": Usage(tokens_in=3)}
     assert await _names(a) == ["alice", "bob", "carol"]  # no name kept: their user ids
     await a.close()
     await b.close()

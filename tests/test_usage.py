@@ -10,10 +10,10 @@ import openai
 import pytest
 
 from bot.config import ConfigError, Settings
-from core.ai import AIService
-from core.catalogues import en
-from core.pricing import Price, cost, parse_prices
-from core.store.history import Usage, month_of
+from core.ai import TRANSCRIBE_MODEL, AIService
+from core.messages import text
+from core.pricing import Estimate, Price, cost, parse_prices
+from core.store.history import UNRECORDED_MODEL, Usage, month_of
 from core.store.memory import MemoryStore
 from handlers.port import Accounting, Limits, Services
 from handlers.registry import TRANSCRIBE
@@ -52,7 +52,7 @@ async def test_an_answer_asks_for_usage_and_logs_its_tokens(
     assert entry.answer == "".join(fake_openai.chunks)
     assert entry.usage.tokens_in > 0 and entry.usage.tokens_out == len(fake_openai.chunks)
     month = await services.store.usage(cmd("").player, month_of(entry.time))
-    assert month == entry.usage
+    assert month == {"test-chat": entry.usage}
 
 
 async def test_usage_after_a_few_commands(services: Services, fake_openai: FakeOpenAI) -> None:
@@ -69,37 +69,105 @@ async def test_usage_after_a_few_commands(services: Services, fake_openai: FakeO
         Usage(images=1),
     )
     used = await services.store.usage(player, month_of(drawn.time))
-    assert used.images == 1 and used.tokens_out == 2 * len(fake_openai.chunks)
+    assert set(used) == {"test-chat", "test-image"} and used["test-image"] == Usage(images=1)
+    total = Usage.total(used.values())
+    assert total.images == 1 and total.tokens_out == 2 * len(fake_openai.chunks)
     assert "/ask 2 of 5, images 1 of 2" in str(shown)
-    assert f"{used.tokens_in} tokens in, {used.tokens_out} tokens out, 1 images" in str(shown)
-    dollars = cost(used, PRICES, chat_model="test-chat", image_model="test-image")
-    assert dollars is not None and f"${dollars:.2f}" in str(shown)
+    assert f"{total.tokens_in} tokens in, {total.tokens_out} tokens out, 1 images" in str(shown)
+    estimate = cost(used, PRICES, chat_model="test-chat", image_model="test-image")
+    assert not estimate.unpriced and f"${estimate.dollars:.2f}" in str(shown)
+
+
+async def transcribed(services: Services, fake_openai: FakeOpenAI, said: str = "one two three") -> None:
+    """Transcribe two seconds of audio: the fake bills 20 tokens in, one out a word."""
+
+    async def fetch(limit: int) -> bytes:
+        return wav_bytes(2.0)
+
+    fake_openai.transcript = said
+    await TRANSCRIBE(
+        TranscribeRequest("memo.wav", "audio/wav", None, fetch), cmd(""), RecordingReply(), services
+    )
+
+
+async def test_each_models_usage_is_priced_at_its_own_price(
+    services: Services, fake_openai: FakeOpenAI
+) -> None:
+    """An /ask at the chat model's price, a /draw at the image model's, a transcription at the
+    transcription model's: not all tokens at the chat model's."""
+    await run("ask", cmd("What is two plus two?"), services)
+    await run("draw", cmd("a red fox"), services)
+    await transcribed(services, fake_openai)
+    used = await services.store.usage(cmd("").player, month_of(time.time()))
+    # the fake counts a request's words as its tokens in ("Be brief." and the question), a chunk as one out
+    asked = Usage(tokens_in=2 + 5, tokens_out=len(fake_openai.chunks))
+    assert used == {
+        "test-chat": asked,
+        "test-image": Usage(images=1),
+        TRANSCRIBE_MODEL: Usage(tokens_in=20, tokens_out=3),
+    }
+    prices = {
+        "test-chat": Price(10_000.0, 20_000.0),  # a cent a token in, two out
+        "test-image": Price(per_image=0.5),
+        TRANSCRIBE_MODEL: Price(100_000.0, 200_000.0),  # ten cents a token in, twenty out
+    }
+    expected = (asked.tokens_in * 0.01 + asked.tokens_out * 0.02) + 0.5 + (20 * 0.10 + 3 * 0.20)
+    assert expected == pytest.approx(3.25)  # all tokens at the chat model's price would be $0.91
+    services.accounting = Accounting(prices=prices)
+    [shown] = (await run("usage", cmd(""), services)).values("private")
+    assert "27 tokens in, 7 tokens out, 1 images" in str(shown)  # the month's totals over the models
+    assert text("usage_cost", cost=expected) in str(shown) and "$3.25" in str(shown)
+
+    del prices[TRANSCRIBE_MODEL]  # the transcription model unpriced: the report names it
+    [shown] = (await run("usage", cmd(""), services)).values("private")
+    assert text("usage_cost_unpriced", models=repr(TRANSCRIBE_MODEL)) in str(shown)
+    assert "$" not in str(shown)
+
+
+async def test_usage_from_before_models_were_kept_is_priced_at_the_chat_and_image_models(
+    services: Services,
+) -> None:
+    player, month = cmd("").player, month_of(time.time())
+    await services.store.add_usage(
+        player, month, model=UNRECORDED_MODEL, tokens_in=30, tokens_out=10, images=2
+    )
+    await services.store.add_usage(player, month, model="old-chat", tokens_in=100)  # before a model change
+    services.accounting = Accounting(
+        prices={
+            "test-chat": Price(10_000.0, 20_000.0),
+            "test-image": Price(per_image=0.5),
+            "old-chat": Price(1_000.0, 0.0),
+        }
+    )
+    [shown] = (await run("usage", cmd(""), services)).values("private")
+    assert "130 tokens in, 10 tokens out, 2 images" in str(shown)
+    assert "$1.60" in str(shown)  # 30 x 1¢ + 10 x 2¢ + 2 x 50¢, and 100 x 0.1¢ at the old model's price
+    services.accounting = Accounting(
+        prices={"test-chat": Price(10_000.0, 20_000.0), "old-chat": Price(1_000.0, 0.0)}
+    )
+    [shown] = (await run("usage", cmd(""), services)).values("private")
+    assert text("usage_cost_unpriced", models="'test-image'") in str(shown)  # the old images' model
 
 
 async def test_unlimited_quotas_and_unpriced_models_say_so(ai: AIService, fake_openai: FakeOpenAI) -> None:
     services = Services(ai=ai, store=MemoryStore())
     await run("ask", cmd("hello"), services)
     [shown] = (await run("usage", cmd(""), services)).values("private")
-    assert "of unlimited" in str(shown) and en.MESSAGES["usage_cost_unknown"] in str(shown)
+    assert "of unlimited" in str(shown) and text("usage_cost_unpriced", models="'test-chat'") in str(shown)
     assert "1 of unlimited" in str(shown)  # today's questions are counted without a quota too
 
 
 async def test_a_transcription_counts_in_usage_but_not_in_history(
     services: Services, fake_openai: FakeOpenAI
 ) -> None:
-    """Transcription tokens go into the month's totals (and so the estimate); a duration-billed
-    model reports no tokens, so adds none; the log keeps /ask, /draw and janken only."""
-
-    async def fetch(limit: int) -> bytes:
-        return wav_bytes(2.0)
-
-    request = TranscribeRequest("memo.wav", "audio/wav", None, fetch)
-    fake_openai.transcript = "one two three"
-    await TRANSCRIBE(request, cmd(""), RecordingReply(), services)
+    """Transcription tokens go into the month's totals (and so the estimate), as the transcription
+    model's; a duration-billed model reports no tokens, so adds none; the log keeps /ask, /draw and
+    janken only."""
+    await transcribed(services, fake_openai)
     player = cmd("").player
     used = await services.store.usage(player, month_of(time.time()))
-    assert used == Usage(tokens_in=20, tokens_out=3)  # the fake's 10 audio tokens a second, one a word
-    services.accounting = Accounting(prices={"test-chat": Price(50_000.0, 100_000.0)})
+    assert used == {TRANSCRIBE_MODEL: Usage(tokens_in=20, tokens_out=3)}  # 10 audio tokens a second
+    services.accounting = Accounting(prices={TRANSCRIBE_MODEL: Price(50_000.0, 100_000.0)})
     [shown] = (await run("usage", cmd(""), services)).values("private")
     assert "20 tokens in, 3 tokens out, 0 images" in str(shown) and "$1.30" in str(shown)
     assert await services.store.count_entries(player, keep=3600) == 0
@@ -107,7 +175,7 @@ async def test_a_transcription_counts_in_usage_but_not_in_history(
         services.ai = AIService(
             client, chat_model="c", image_model="i", system_prompt="s", transcribe_model="whisper-1"
         )
-        await TRANSCRIBE(request, cmd(""), RecordingReply(), services)
+        await transcribed(services, fake_openai)
     assert await services.store.usage(player, month_of(time.time())) == used
 
 
@@ -121,11 +189,16 @@ async def test_a_finished_janken_game_is_logged(services: Services) -> None:
 
 def test_prices_are_read_and_bad_ones_stop_start_up() -> None:
     assert parse_prices("a=0.25/2, img=0.04/image") == {"a": Price(0.25, 2.0), "img": Price(per_image=0.04)}
-    assert (
-        cost(Usage(1_000_000, 500_000, 3), parse_prices("a=1/2,i=0.5/image"), chat_model="a", image_model="i")
-        == 3.5
-    )
-    assert cost(Usage(images=1), {}, chat_model="a", image_model="i") is None
+    prices = parse_prices("a=1/2,i=0.5/image,b=10/20")
+    million = {"a": Usage(1_000_000, 500_000), "i": Usage(images=3)}
+    assert cost(million, prices, chat_model="b", image_model="b") == Estimate(3.5)
+    old = {UNRECORDED_MODEL: Usage(1_000_000, 500_000, 3)}
+    assert cost(old, prices, chat_model="a", image_model="i") == Estimate(3.5)
+    assert cost(old | {"b": Usage(0, 100_000)}, prices, chat_model="a", image_model="i") == Estimate(5.5)
+    assert cost({}, {}, chat_model="a", image_model="i") == Estimate(0.0)
+    unpriced = {"x": Usage(images=1), "a": Usage(1_000_000), "w": Usage(1), "idle": Usage()}
+    assert cost(unpriced, prices, chat_model="a", image_model="i") == Estimate(1.0, ("w", "x"))
+    assert cost(old, {"i": Price(per_image=1)}, chat_model="c", image_model="i") == Estimate(3.0, ("c",))
     assert Settings.from_env({"OPENAI_PRICES": "m=1/2"}, dotenv_path=None).openai_prices == {
         "m": Price(1.0, 2.0)
     }

@@ -184,7 +184,7 @@ MESSAGES: Mapping[str, str] = {
     ),
     "quota_unlimited": "unlimited",
     "usage_cost": "Estimated cost this month: ${cost:.2f}",
-    "usage_cost_unknown": "No cost estimate: OPENAI_PRICES has no price for the models used.",
+    "usage_cost_unpriced": "No cost estimate: OPENAI_PRICES has no price for {models}.",
     "top_won": "🏆 Most games won",
     "top_streak": "🔥 Best win streaks",
     "top_row": "{rank}. {name}: {value}",

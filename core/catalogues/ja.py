@@ -196,7 +196,7 @@ MESSAGES: Mapping[str, str] = {
     ),
     "quota_unlimited": "無制限",
     "usage_cost": "今月の概算費用: ${cost:.2f}",
-    "usage_cost_unknown": "費用の見積もりはありません: OPENAI_PRICES に使ったモデルの価格がありません。",
+    "usage_cost_unpriced": "費用の見積もりはありません: OPENAI_PRICES に {models} の価格がありません。",
     "top_won": "🏆 勝ったゲーム数",
     "top_streak": "🔥 最高連勝記録",
     "top_row": "{rank}位 {name}: {value}",

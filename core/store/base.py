@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from core.conversation import Turn
 from core.janken import Game, Opponent, Round, Stats, advance, record
-from core.store.history import HistoryEntry, Measure, Usage
+from core.store.history import HistoryEntry, Measure, UsageByModel
 
 Decide = Callable[[Game], Round]
 """A pure function that resolves one round of a game (no I/O, no awaits)."""
@@ -270,14 +270,24 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_usage(
-        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+        self,
+        player: PlayerKey,
+        month: str,
+        *,
+        model: str,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        images: int = 0,
     ) -> None:
-        """Add to ``player``'s totals for ``month`` (UTC, ``YYYY-MM``: :func:`core.store.history.month_of`),
-        atomically. The month's totals expire USAGE_TTL after their last addition."""
+        """Add to ``player``'s totals of ``model`` for ``month`` (UTC, ``YYYY-MM``:
+        :func:`core.store.history.month_of`), atomically. The month's totals, every model's,
+        expire USAGE_TTL after the month's last addition."""
 
     @abc.abstractmethod
-    async def usage(self, player: PlayerKey, month: str) -> Usage:
-        """``player``'s totals for ``month``; zeros when there are none (or they expired)."""
+    async def usage(self, player: PlayerKey, month: str) -> UsageByModel:
+        """``player``'s totals for ``month`` per model (:data:`core.store.history.UsageByModel`);
+        empty when there are none (or they expired). Totals added before usage was kept per model
+        read as model :data:`core.store.history.UNRECORDED_MODEL`."""
 
     @abc.abstractmethod
     async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:

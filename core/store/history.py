@@ -5,7 +5,7 @@ measures the janken leaderboard ranks by. Values and pure rules only; the backen
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
@@ -30,6 +30,10 @@ may take the bound from its constructor."""
 USAGE_TTL = 62 * 24 * 3600.0
 """Seconds a month's usage is kept after its last addition: through the month after it, no longer."""
 
+UNRECORDED_MODEL = ""
+"""The model usage added before usage was kept per model reads as: priced as it was then, its
+tokens at the chat model's price and its images at the image model's (:func:`core.pricing.cost`)."""
+
 PLAYER_NAME_CHARS = 80
 """Characters kept of the name a player last played under (the leaderboard shows it): a name is
 user input, so the store bounds it whoever passes it."""
@@ -47,6 +51,27 @@ class Usage:
         return Usage(
             self.tokens_in + other.tokens_in, self.tokens_out + other.tokens_out, self.images + other.images
         )
+
+    @staticmethod
+    def total(usages: Iterable[Usage]) -> Usage:
+        """All of ``usages`` added up: a month's totals over its models, for the report."""
+        total = Usage()
+        for usage in usages:
+            total = total.plus(usage)
+        return total
+
+
+UsageByModel = Mapping[str, Usage]
+"""One user's month: each model used (:data:`UNRECORDED_MODEL` for usage from before models were
+kept) and what was used of it. A model whose totals are all zero is left out."""
+
+
+def by_model(rows: Iterable[tuple[str, Usage]]) -> dict[str, Usage]:
+    """(model, usage) rows as a backend reads them, added up per model, models with none left out."""
+    totals: dict[str, Usage] = {}
+    for model, usage in rows:
+        totals[model] = totals.get(model, Usage()).plus(usage)
+    return {model: usage for model, usage in totals.items() if usage != Usage()}
 
 
 @dataclass(frozen=True)

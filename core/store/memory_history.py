@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from core.store import codec
 from core.store.base import PlayerKey, Store
-from core.store.history import USAGE_TTL, HistoryEntry, Usage
+from core.store.history import USAGE_TTL, HistoryEntry, Usage, UsageByModel, by_model
 
 _Row = tuple[float, int, str]
 """A logged entry: its time, its number in logging order, and its encoded record."""
@@ -21,8 +21,8 @@ class MemoryHistory(Store):
         self._entries: defaultdict[PlayerKey, list[_Row]] = defaultdict(list)
         self._entries_logged = 0
         self._entries_remembered = entries_remembered
-        self._usage: dict[tuple[PlayerKey, str], tuple[Usage, float]] = {}
-        """Each player's totals per month, and when they expire (``time.monotonic()``)."""
+        self._usage: dict[tuple[PlayerKey, str], tuple[dict[str, Usage], float]] = {}
+        """Each player's totals per month by model, and when the month's expire (``time.monotonic()``)."""
 
     async def log_entry(self, player: PlayerKey, entry: HistoryEntry, *, keep: float) -> None:
         self._entries_logged += 1
@@ -61,17 +61,25 @@ class MemoryHistory(Store):
         return log[_first_live(log, keep) :]
 
     async def add_usage(
-        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+        self,
+        player: PlayerKey,
+        month: str,
+        *,
+        model: str,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        images: int = 0,
     ) -> None:
-        totals = self._usage_of(player, month).plus(Usage(tokens_in, tokens_out, images))
+        totals = dict(self._usage_of(player, month))
+        totals[model] = totals.get(model, Usage()).plus(Usage(tokens_in, tokens_out, images))
         self._usage[player, month] = (totals, time.monotonic() + USAGE_TTL)
 
-    async def usage(self, player: PlayerKey, month: str) -> Usage:
-        return self._usage_of(player, month)
+    async def usage(self, player: PlayerKey, month: str) -> UsageByModel:
+        return by_model(self._usage_of(player, month).items())
 
-    def _usage_of(self, player: PlayerKey, month: str) -> Usage:
-        totals, expiry = self._usage.get((player, month), (Usage(), 0.0))
-        return totals if expiry > time.monotonic() else Usage()
+    def _usage_of(self, player: PlayerKey, month: str) -> dict[str, Usage]:
+        totals, expiry = self._usage.get((player, month), ({}, 0.0))
+        return totals if expiry > time.monotonic() else {}
 
 
 def _first_live(log: list[_Row], keep: float) -> int:

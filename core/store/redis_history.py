@@ -2,11 +2,13 @@
 (see :class:`core.store.base.Store`).
 
 A player's log is a sorted set by time (:data:`core.store.redis_scripts.LOG_ENTRY` adds to it and
-trims it in one step); a month's usage is a hash of three counts; the leaderboard is a sorted set per
-measure and workspace, with a hash per workspace of the names its players last played under, written
-in :meth:`RedisStore.apply_round`'s transaction with the stats (:func:`queue_ranking`). Stats kept
-before the leaderboard are ranked once, when a store first opens the database
-(:meth:`RedisHistory._rank_old_stats`); players ranked so have no name until they play again.
+trims it in one step); a month's usage is a hash of three counts per model
+(:func:`core.store.redis_values.usage_field`; an older build's counts, with no model, read as model
+``''``); the leaderboard is a sorted set per measure and workspace, with a hash per workspace of
+the names its players last played under, written in :meth:`RedisStore.apply_round`'s transaction
+with the stats (:func:`queue_ranking`). Stats kept before the leaderboard are ranked once, when a
+store first opens the database (:meth:`RedisHistory._rank_old_stats`); players ranked so have no
+name until they play again.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from core.janken import Stats
 from core.store import codec
 from core.store import redis_values as values
 from core.store.base import PlayerKey, Ranked, Store, ranked
-from core.store.history import MEASURES, USAGE_TTL, HistoryEntry, Measure, Usage, player_name, tie_breaker
+from core.store.history import (
+    MEASURES,
+    USAGE_TTL,
+    HistoryEntry,
+    Measure,
+    UsageByModel,
+    player_name,
+    tie_breaker,
+)
 from core.store.redis_connection import converted
 
 RANKED = f"{values.PREFIX}top:ranked"
 """Set once the stats kept before the leaderboard have been ranked."""
-
-USAGE_FIELDS = ("tokens_in", "tokens_out", "images")
 
 RANK_BATCH = 500
 """Stats keys read at once while ranking old stats."""
@@ -108,20 +116,27 @@ class RedisHistory(Store):
         return int(held)
 
     async def add_usage(
-        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+        self,
+        player: PlayerKey,
+        month: str,
+        *,
+        model: str,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        images: int = 0,
     ) -> None:
         key = values.player_key(f"usage:{month}", player)
         with converted():
             async with self._redis.pipeline(transaction=True) as pipe:
-                for field, amount in zip(USAGE_FIELDS, (tokens_in, tokens_out, images)):
-                    pipe.hincrby(key, field, amount)
+                for count, amount in zip(values.USAGE_FIELDS, (tokens_in, tokens_out, images)):
+                    pipe.hincrby(key, values.usage_field(model, count), amount)
                 pipe.pexpire(key, values.millis(USAGE_TTL))
                 await pipe.execute()
 
-    async def usage(self, player: PlayerKey, month: str) -> Usage:
+    async def usage(self, player: PlayerKey, month: str) -> UsageByModel:
         with converted():
-            counts = await self._redis.hmget(values.player_key(f"usage:{month}", player), list(USAGE_FIELDS))
-        return Usage(*(values.number(count) for count in counts))
+            counts = await self._redis.hgetall(values.player_key(f"usage:{month}", player))
+        return values.usage_by_model(values.fields(counts))
 
     async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:
         tie_breaker(by)  # checks ``by``, which names a key here

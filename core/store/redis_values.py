@@ -1,6 +1,7 @@
 """How the Redis store's keys and values look: replies read back as text, a board link as a hash, a
 conversation turn as JSON, a log entry as a sorted set member, a leaderboard rank as a score and
-the names it shows as a hash, a blob as base64, a lifetime in milliseconds. Pure functions, no I/O.
+the names it shows as a hash, a month's usage as a hash of counts per model, a blob as base64, a
+lifetime in milliseconds. Pure functions, no I/O.
 
 The records every backend shares (games, stats, results, opponents) are :mod:`core.store.codec`'s;
 these are the shapes only Redis keeps.
@@ -21,7 +22,7 @@ from core.conversation import Turn
 from core.janken import Opponent, Stats
 from core.store import codec
 from core.store.base import PlayerKey
-from core.store.history import Measure, tie_breaker
+from core.store.history import UNRECORDED_MODEL, Measure, Usage, by_model, tie_breaker
 
 _T = TypeVar("_T")
 
@@ -52,6 +53,33 @@ def rank_score(stats: Stats, by: Measure) -> float | None:
     """Where ``stats`` ranks by ``by`` (lower is higher); ``None`` when ``by`` is 0: off the board."""
     measure, other = getattr(stats, by), getattr(stats, tie_breaker(by))
     return None if measure <= 0 else -float(measure * RANK_SCALE + min(other, RANK_SCALE - 1))
+
+
+USAGE_FIELDS = ("tokens_in", "tokens_out", "images")
+"""What a month's usage hash counts, per model: :class:`core.store.history.Usage`'s fields."""
+
+USAGE_SEPARATOR = "|"
+
+
+def usage_field(model: str, count: str) -> str:
+    """The field of a month's usage hash counting ``count`` (one of :data:`USAGE_FIELDS`) of
+    ``model``: ``<model>|<count>``. A model name may hold any character (a fine-tuned one has
+    colons), so the count is what follows the last separator."""
+    return f"{model}{USAGE_SEPARATOR}{count}"
+
+
+def usage_by_model(counts: Mapping[str, str]) -> dict[str, Usage]:
+    """A month's usage hash read back, per model. A field of an older build, a count with no model
+    (``tokens_in``), is model :data:`core.store.history.UNRECORDED_MODEL`'s; one that is neither is
+    ignored, and so is a count that is not a whole number."""
+    rows = []
+    for name, value in counts.items():
+        model, separator, count = name.rpartition(USAGE_SEPARATOR)
+        if not separator:
+            model = UNRECORDED_MODEL
+        if count in USAGE_FIELDS:
+            rows.append((model, Usage(**{count: number(value)})))
+    return by_model(rows)
 
 
 def entry_text(member: str) -> str:

@@ -13,8 +13,18 @@ from typing import TypeVar
 from core.janken import Stats
 from core.store import codec
 from core.store.base import PlayerKey, Ranked, Store, ranked
-from core.store.history import USAGE_TTL, HistoryEntry, Measure, Usage, player_name, tie_breaker
-from core.store.sqlite_schema import sweep_entries, sweep_usage
+from core.store.history import (
+    UNRECORDED_MODEL,
+    USAGE_TTL,
+    HistoryEntry,
+    Measure,
+    Usage,
+    UsageByModel,
+    by_model,
+    player_name,
+    tie_breaker,
+)
+from core.store.sqlite_schema import USAGE_TABLES, sweep_entries, sweep_usage
 
 _T = TypeVar("_T")
 
@@ -93,30 +103,44 @@ class SQLiteHistory(Store):
         return await self._run(work, write=True)
 
     async def add_usage(
-        self, player: PlayerKey, month: str, *, tokens_in: int = 0, tokens_out: int = 0, images: int = 0
+        self,
+        player: PlayerKey,
+        month: str,
+        *,
+        model: str,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        images: int = 0,
     ) -> None:
         def work(conn: sqlite3.Connection) -> None:
             now = time.time()
             sweep_usage(conn, str(player), month, now)
             conn.execute(
-                "INSERT INTO monthly_usage (player, month, tokens_in, tokens_out, images, expires) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (player, month) DO UPDATE SET "
+                "INSERT INTO model_usage (player, month, model, tokens_in, tokens_out, images, expires) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (player, month, model) DO UPDATE SET "
                 "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, "
-                "images = images + excluded.images, expires = excluded.expires",
-                (str(player), month, tokens_in, tokens_out, images, now + USAGE_TTL),
+                "images = images + excluded.images",
+                (str(player), month, model, tokens_in, tokens_out, images, now + USAGE_TTL),
             )
+            for table in USAGE_TABLES:  # the month's totals, every model's, live on together
+                conn.execute(
+                    f"UPDATE {table} SET expires = ? WHERE player = ? AND month = ?",
+                    (now + USAGE_TTL, str(player), month),
+                )
 
         await self._run(work, write=True)
 
-    async def usage(self, player: PlayerKey, month: str) -> Usage:
-        row = await self._run(
+    async def usage(self, player: PlayerKey, month: str) -> UsageByModel:
+        rows = await self._run(
             lambda conn: conn.execute(
-                "SELECT tokens_in, tokens_out, images FROM monthly_usage "
-                "WHERE player = ? AND month = ? AND expires > ?",
-                (str(player), month, time.time()),
-            ).fetchone()
+                "SELECT model, tokens_in, tokens_out, images FROM model_usage "
+                "WHERE player = :player AND month = :month AND expires > :now "
+                "UNION ALL SELECT :unrecorded, tokens_in, tokens_out, images FROM monthly_usage "
+                "WHERE player = :player AND month = :month AND expires > :now",
+                {"player": str(player), "month": month, "now": time.time(), "unrecorded": UNRECORDED_MODEL},
+            ).fetchall()
         )
-        return Usage() if row is None else Usage(*map(int, row))
+        return by_model((str(model), Usage(*map(int, counts))) for model, *counts in rows)
 
     async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:
         other = tie_breaker(by)  # checks ``by``, which names columns here

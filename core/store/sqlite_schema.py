@@ -67,6 +67,13 @@ CREATE TABLE IF NOT EXISTS monthly_usage (
     PRIMARY KEY (player, month)
 );
 CREATE INDEX IF NOT EXISTS monthly_usage_by_expiry ON monthly_usage (expires);
+CREATE TABLE IF NOT EXISTS model_usage (
+    player TEXT NOT NULL, month TEXT NOT NULL, model TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, images INTEGER NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (player, month, model)
+);
+CREATE INDEX IF NOT EXISTS model_usage_by_expiry ON model_usage (expires);
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL, expires REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires);
 """
@@ -78,6 +85,11 @@ its player's parts and the two measures the leaderboard ranks by (:data:`RANKING
 and the name the player last played under (``NULL`` when none is known: the leaderboard shows the user id).
 ``entries`` is each player's command log; an entry's ``time`` is its own (epoch seconds).
 ``blobs`` holds :meth:`core.store.base.Store.keep_blob`'s bytes as they were given.
+``model_usage`` is each player's monthly totals per model; ``monthly_usage`` holds those an older
+build added, one row per player and month with no model: they are read as model ``''``
+(:data:`core.store.history.UNRECORDED_MODEL`), nothing adds to them any more, and they expire and are
+swept as before. So a file from before per-model usage needs no migration, and an older build
+still running beside this one keeps working (its additions read as model ``''``).
 A table added by a later build (``claims``, ``counters``, ``blobs``...) is made in an older file
 by the same ``IF NOT EXISTS``."""
 
@@ -104,6 +116,9 @@ A board linked before opponents were kept has none (not recorded); a claim made 
 knew their holder reads as one made without a holder. Stats written before the leaderboard are
 ranked by :func:`_rank_old_stats` in the same step. A player's record kept before names has none
 (``NULL``) until their next round that gives one."""
+
+USAGE_TABLES = ("model_usage", "monthly_usage")
+"""The tables of monthly totals: per model, and those added before models were kept."""
 
 SWEEP_BATCH = 20
 """Other expired rows (claims, counters, blobs, conversations, log entries, monthly totals) a write deletes
@@ -219,12 +234,12 @@ def sweep_entries(conn: sqlite3.Connection, player: str, cutoff: float, remember
 
 def sweep_usage(conn: sqlite3.Connection, player: str, month: str, now: float) -> None:
     """Delete ``player``'s totals for ``month`` if they have expired (the addition that follows
-    starts afresh), and up to :data:`SWEEP_BATCH` other expired totals."""
-    conn.execute(
-        "DELETE FROM monthly_usage WHERE player = ? AND month = ? AND expires <= ?", (player, month, now)
-    )
-    conn.execute(
-        "DELETE FROM monthly_usage WHERE rowid IN "
-        "(SELECT rowid FROM monthly_usage WHERE expires <= ? LIMIT ?)",
-        (now, SWEEP_BATCH),
-    )
+    starts afresh), and up to :data:`SWEEP_BATCH` other expired totals, in each usage table."""
+    for table in USAGE_TABLES:
+        conn.execute(
+            f"DELETE FROM {table} WHERE player = ? AND month = ? AND expires <= ?", (player, month, now)
+        )
+        conn.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires <= ? LIMIT ?)",
+            (now, SWEEP_BATCH),
+        )
