@@ -20,8 +20,10 @@ FreeType build reads OTF, while WOFF2 needs one built with Brotli.
 
 Cost: the art is decoded and fitted once per distinct picture (a small cache keyed by a
 digest of its bytes), so a round's card is text, hearts and one PNG encode (most of the
-time, at zlib level 1): about 25 ms; the first card of a game, which decodes a 1024x1024
-PNG, about 60-75 ms (``bench/battle_card.py``). It is CPU-bound: call it from a worker
+time, at zlib level 1): about 20-25 ms. The bot keeps a drawn opponent's art as the card
+draws it (:func:`art_thumbnail`, a 400x400 JPEG made once per drawing), so the first card
+of a game decodes that, not the 1024x1024 drawing, and costs about the same
+(``bench/battle_card.py``). It is CPU-bound: call it from a worker
 thread in async code. An art that cannot be read, or is absurdly large, gives a neutral
 placeholder, never an error.
 """
@@ -196,7 +198,7 @@ def art_thumbnail(data: bytes) -> bytes | None:
     """The art as a card draws it (:data:`ART_SIDE` square) in a JPEG of a few tens of KB: small
     enough for the store to keep, so that a card drawn after a restart, or by another process,
     still shows it. ``None`` for art that cannot be read. CPU-bound, like :func:`render`."""
-    fitted = _art(data)
+    fitted = _fit_art(data)  # not through the cache: cards draw from the thumbnail, not the drawing
     if fitted is _placeholder():
         return None
     out = io.BytesIO()

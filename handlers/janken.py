@@ -163,7 +163,8 @@ async def again(
 async def play(
     move: Move, command: Command, reply: Reply, services: Services, *, board: Board | None = None
 ) -> None:
-    """Play one round. A board's button plays its round once; a text move once per request id.
+    """Play one round. A board's button plays its round once; a text move once per request id,
+    and only the request that played it shows it (a second click uploads no second card).
 
     A text move with no game running starts one against the built-in opponent. A ``board``
     must be one the store links to the player and to ``board.game_id``; it shows the result.
@@ -185,6 +186,8 @@ async def play(
         played = None
     if played is None:
         await _refresh(command, reply, services, board_game=board.game_id if board else None)
+        return
+    if played.repeated:  # a double click or a redelivery: the first one shows the round and logs the game
         return
     view = GameView(command.display_name, played.game, played=played.round, finished=played.game.over)
     await _show(view, command, reply, services, edit=board is not None and board.game_id == view.game.game_id)

@@ -28,8 +28,9 @@ from handlers.port import GameView
 
 _log = logging.getLogger(__name__)
 
-ART_TTL = 30 * 24 * 3600.0
-"""How long a drawn opponent's art is kept: longer than a game is left waiting for its next move."""
+ART_TTL = 7 * 24 * 3600.0
+"""How long a drawn opponent's art is kept (about 30 KB each): a week, like a conversation; a game
+left waiting longer shows the placeholder on its card."""
 
 
 def card_of(view: GameView, locale: str, art: bytes | None = None) -> BattleCard:

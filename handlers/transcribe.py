@@ -44,8 +44,8 @@ async def transcribe(request: TranscribeRequest, command: Command, reply: Reply,
     """Check the file, download it, transcribe it with one OpenAI slot, and post the text.
 
     The tokens it used count in the user's month (``/usage``), as the model's that transcribed it,
-    as soon as OpenAI answers, whatever it heard; the command log (``/history``) keeps ``/ask``,
-    ``/draw`` and janken, not transcripts.
+    whatever it heard, once the text is posted (a store that fails then loses the count, not the
+    transcript); the command log (``/history``) keeps ``/ask``, ``/draw`` and janken, not transcripts.
     """
     services.ai.check()
     filename = upload_name(request.name, request.mime, request.size)
@@ -56,13 +56,13 @@ async def transcribe(request: TranscribeRequest, command: Command, reply: Reply,
             raise UserInputError("audio_too_short")
         async with admission.queued(command, reply, services):
             transcript = await services.ai.transcribe(audio, filename)
-        await logbook.add_usage(command, services, _usage(transcript), model=transcript.model)
     said = transcript.text.strip()
-    if not said:
+    if said:
+        for part in split_message(text("transcript", command.locale, name=name, text=said), PART_CHARS):
+            await reply.post_text(part)
+    else:
         await reply.post_text(text("transcript_empty", command.locale, name=name))
-        return
-    for part in split_message(text("transcript", command.locale, name=name, text=said), PART_CHARS):
-        await reply.post_text(part)
+    await logbook.add_usage(command, services, _usage(transcript), model=transcript.model)
 
 
 def _usage(transcript: Transcript) -> Usage:

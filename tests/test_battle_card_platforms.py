@@ -182,6 +182,8 @@ async def test_the_fake_slack_refuses_image_blocks_slack_would() -> None:
         client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
         uploaded = await client.files_upload_v2(content=PNG, filename="card.png")
         file_id = uploaded["files"][0]["id"]
+        webp = await client.files_upload_v2(content=b"RIFF\0\0\0\0WEBP", filename="card.webp")
+        webp_id = webp["files"][0]["id"]
         good = {"type": "image", "slack_file": {"id": file_id}, "alt_text": "a card"}
         await client.chat_postMessage(channel="C1", text="board", blocks=[good])
         by_url = {
@@ -194,6 +196,7 @@ async def test_the_fake_slack_refuses_image_blocks_slack_would() -> None:
             (
                 {"type": "image", "slack_file": {"id": file_id}},
                 {"type": "image", "slack_file": {"id": "F_NONE"}, "alt_text": "a card"},
+                {"type": "image", "slack_file": {"id": webp_id}, "alt_text": "a WebP Slack will not show"},
                 {"type": "image", "slack_file": {"url": "https://example.com/x.png"}, "alt_text": "a card"},
                 {
                     "type": "image",

@@ -21,7 +21,7 @@ from typing import Literal
 import pytest
 
 from core.conversation import Turn
-from core.store import Store
+from core.store import Store, memory
 from core.store.base import BLOB_MAX
 from core.store.memory import MemoryStore
 from core.store.redis import PREFIX, RedisStore
@@ -424,3 +424,14 @@ async def test_a_database_from_before_blobs_gains_them_and_keeps_its_state(tmp_p
     assert await a.blob("art:g2") is None
     await a.close()
     await b.close()
+
+
+async def test_a_memory_store_keeps_its_newest_blobs_only() -> None:
+    """Blobs live in the bot's own memory there: the oldest kept go once there are too many."""
+    store = memory.MemoryStore()
+    for index in range(memory.BLOBS_KEPT + 2):
+        await store.keep_blob(f"b{index}", b"x", 60)
+        if index == 2:
+            await store.keep_blob("b0", b"again", 60)  # kept again: now newer than b1 and b2
+    assert await store.blob("b1") is None and await store.blob("b2") is None
+    assert await store.blob("b0") == b"again" and await store.blob(f"b{memory.BLOBS_KEPT + 1}") == b"x"

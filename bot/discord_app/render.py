@@ -23,10 +23,8 @@ def game_embed(view: GameView, locale: str = "en") -> discord.Embed:
     embed = discord.Embed(title=view.game.opponent.name, description=describe(view, locale))
     image = view.game.opponent.image_ref
     drawn = bool(image and image.startswith("https://"))
-    if view.card:
+    if view.card:  # the card shows the drawing (kept in the store), so no thumbnail repeats it
         embed.set_image(url=f"attachment://{CARD_FILE}")
-        if drawn:  # the card's art is lost on a restart; the drawing's own link is not
-            embed.set_thumbnail(url=image)
     elif drawn:
         embed.set_image(url=image)
     return embed

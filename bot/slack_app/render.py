@@ -95,7 +95,8 @@ def escape_mrkdwn(raw: str) -> str:
 
 
 def defuse_markdown(markdown: str) -> str:
-    """Markdown (for ``chat.*Stream``) that cannot form a Slack mention, a broadcast or a hidden link."""
+    """Markdown (answers' ``markdown_text``, ``markdown`` blocks) that cannot form a Slack mention, a
+    broadcast or a hidden link."""
     return _MARKDOWN_HAZARD.sub(_defuse, markdown)
 
 

@@ -132,8 +132,9 @@ class SlackReply:
 
         A card Slack will not show (``invalid_blocks``: a file it has not processed yet, or one
         it will not show in this channel) is left out rather than losing the round's board.
-        A card no board shows any more (the edited board's last one, or one left out) is deleted,
-        so a game leaves one card file in the workspace, not one per round.
+        A card no board shows any more (the clicked board's last one, or one left out) is deleted,
+        so a game played by its buttons leaves one card file in the workspace, not one per round
+        (a text move posts a new board, whose card stays with it).
         """
         card_file = await self._upload_card(view) if view.card else None
         edit = self._place.board_ts if edit_clicked else None

@@ -25,6 +25,10 @@ from core.store.base import (
 from core.store.history import ENTRIES_REMEMBERED, Measure, player_name, ranking
 from core.store.memory_history import MemoryHistory
 
+BLOBS_KEPT = 64
+"""Blobs a memory store holds at most (the oldest kept go first): each may be 256 KB, and this store
+lives in the bot's own memory, where the other backends' disk or Redis has room."""
+
 
 class MemoryStore(MemoryHistory):
     """Dictionaries in one process. No method awaits mid-change, so each is atomic.
@@ -199,8 +203,13 @@ class MemoryStore(MemoryHistory):
     async def keep_blob(self, key: str, data: bytes, ttl: float) -> None:
         check_blob(data, ttl)
         self._sweep()
+        self._blobs.pop(key, None)  # kept again: the newest, the last to be dropped
         self._blobs[key] = bytes(data)
         self._blob_expiry[key] = time.monotonic() + ttl
+        while len(self._blobs) > BLOBS_KEPT:  # in process memory: the oldest go first
+            oldest = next(iter(self._blobs))
+            del self._blobs[oldest]
+            self._blob_expiry.pop(oldest, None)
 
     async def blob(self, key: str) -> bytes | None:
         if self._expired(self._blob_expiry, key):

@@ -36,6 +36,8 @@ from .slack_state import BOT_USER_ID, Call, Message, SlackState, UploadedFile
 
 __all__ = ["Call", "FakeSlackAPI", "Message", "UploadedFile"]
 TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-")
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
+"""The file types an image block's ``slack_file`` may show."""
 JsonDict = dict[str, Any]
 
 
@@ -336,13 +338,14 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         return None
 
     def _names_a_file(self, slack_file: Any) -> bool:
+        """Whether ``slack_file`` names one image Slack can show: "Currently only png, jpg, jpeg, and gif
+        Slack image files are supported" (docs.slack.dev, Slack file object)."""
         if not isinstance(slack_file, dict) or len(slack_file) != 1:
             return False
+        shown = [f for f in self._files.values() if f.completed and not f.deleted and f.mimetype in IMAGE_TYPES]
         if "id" in slack_file:
-            upload = self._files.get(str(slack_file["id"]))
-            return upload is not None and upload.completed and not upload.deleted
-        urls = {u for f in self._files.values() if f.completed and not f.deleted for u in self._urls_of(f)}
-        return slack_file.get("url") in urls
+            return any(f.file_id == str(slack_file["id"]) for f in shown)
+        return slack_file.get("url") in {u for f in shown for u in self._urls_of(f)}
 
     def _urls_of(self, upload: UploadedFile) -> tuple[str, str]:
         shown = self._file_object(upload)
