@@ -42,7 +42,7 @@ async def test_top_lists_both_rankings_in_order_and_only_this_workspace(ai: AISe
     ).values("private")
     won, streak = str(shown).split("\n\n")
     assert won.splitlines() == ["🏆 Most games won", "1. Alice: 3", "2. carol: 2", "3. bob: 1"]
-    assert streak.splitlines()[0] == "🔥 Best win streaks" and "dave" not in str(shown)
+    assert streak.splitlines()[0] == "🔥 Most rounds won in a row" and "dave" not in str(shown)
 
 
 async def test_top_shows_each_players_latest_name_in_order(ai: AIService) -> None:

@@ -123,7 +123,7 @@ MESSAGES: Mapping[str, str] = {
     "no_game": "You have no game running. Start one with /janken.",
     "stats": (
         "Your record: games {games_won} won, {games_lost} lost; rounds {wins} won, {losses} lost, "
-        "{draws} drawn; win streak {streak} (best {best_streak})."
+        "{draws} drawn; rounds won in a row {streak} (best {best_streak})."
     ),
     # Discord's command list: descriptions (at most 100 characters) and choice names (what the
     # menu shows; the value sent back stays the English word the handlers read)
@@ -186,7 +186,7 @@ MESSAGES: Mapping[str, str] = {
     "usage_cost": "Estimated cost this month: ${cost:.2f}",
     "usage_cost_unpriced": "No cost estimate: OPENAI_PRICES has no price for {models}.",
     "top_won": "🏆 Most games won",
-    "top_streak": "🔥 Best win streaks",
+    "top_streak": "🔥 Most rounds won in a row",
     "top_row": "{rank}. {name}: {value}",
     "top_empty": "Nobody has won a game here yet.",
     "top_dm": (

@@ -138,7 +138,7 @@ MESSAGES: Mapping[str, str] = {
     "no_game": "進行中のゲームはありません。/janken で始めてください。",
     "stats": (
         "あなたの成績: ゲーム {games_won} 勝 {games_lost} 敗、ラウンド {wins} 勝 {losses} 敗 "
-        "{draws} 引き分け、連勝 {streak}（最高 {best_streak}）。"
+        "{draws} 引き分け、ラウンド連勝 {streak}（最高 {best_streak}）。"
     ),
     # Discord's command list
     "command_ask": "AI に質問します。回答に返信すると会話が続きます",
@@ -198,7 +198,7 @@ MESSAGES: Mapping[str, str] = {
     "usage_cost": "今月の概算費用: ${cost:.2f}",
     "usage_cost_unpriced": "費用の見積もりはありません: OPENAI_PRICES に {models} の価格がありません。",
     "top_won": "🏆 勝ったゲーム数",
-    "top_streak": "🔥 最高連勝記録",
+    "top_streak": "🔥 ラウンド最多連勝",
     "top_row": "{rank}位 {name}: {value}",
     "top_empty": "このワークスペースではまだ誰もゲームに勝っていません。",
     "top_dm": (
