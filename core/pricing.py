@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.store.history import UNRECORDED_MODEL, Usage, UsageByModel
+from core.store.activity import UNRECORDED_MODEL, Usage, UsageByModel
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Estimate:
 def cost(usage_by_model: UsageByModel, prices: Prices, *, chat_model: str, image_model: str) -> Estimate:
     """The estimated dollars ``usage_by_model`` cost, each model's usage at that model's price.
 
-    Usage added before usage was kept per model (model :data:`core.store.history.UNRECORDED_MODEL`)
+    Usage added before usage was kept per model (model :data:`core.store.activity.UNRECORDED_MODEL`)
     is priced as it was then: its tokens at ``chat_model``'s price and its images at ``image_model``'s. A model
     used (tokens or images) with no price is named in the estimate's ``unpriced``, and adds nothing.
     """

@@ -9,7 +9,7 @@ from core.ai import TokenMeter
 from core.conversation import Turn, conversation_key, recent, stored
 from core.errors import UpstreamError
 from core.messages import text
-from core.store.history import Usage
+from core.store.activity import Usage
 from handlers import admission, logbook
 from handlers.port import AskRequest, Command, Reply, Services
 from handlers.text_input import checked

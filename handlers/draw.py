@@ -7,7 +7,7 @@ from typing import cast
 from core.ai import IMAGE_SIZES, Quality
 from core.errors import UserInputError
 from core.messages import text
-from core.store.history import Usage
+from core.store.activity import Usage
 from handlers import admission, logbook
 from handlers.port import Command, DrawRequest, Reply, Services
 from handlers.text_input import checked, shown

@@ -15,7 +15,7 @@ from typing import Literal
 
 from core.errors import UserInputError
 from core.messages import text
-from core.store.history import HistoryEntry
+from core.store.activity import HistoryEntry
 from handlers import history_buttons
 from handlers.port import Command, PageButton, Reply, Services
 from handlers.text_input import shown

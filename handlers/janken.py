@@ -10,7 +10,7 @@ from core.errors import UserInputError
 from core.janken import Game, Move, Opponent, Round, StaleMove
 from core.messages import text
 from core.store import BoardLink
-from core.store.history import Measure, Usage
+from core.store.activity import Measure, Usage
 from handlers import admission, janken_card, logbook
 from handlers.port import Board, Command, GameView, JankenRequest, Reply, Services
 from handlers.text_input import checked, shown

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from core.store.history import HistoryEntry, LoggedCommand, Usage, month_of
+from core.store.activity import HistoryEntry, LoggedCommand, Usage, month_of
 from handlers.port import Command, Services
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from core.audio import MAX_AUDIO_BYTES, Transcript, upload_name
 from core.errors import UserInputError
 from core.messages import text
-from core.store.history import Usage
+from core.store.activity import Usage
 from core.text import split_message
 from handlers import admission, logbook
 from handlers.port import Command, Reply, Services

@@ -7,7 +7,7 @@ import datetime as dt
 from core import quota
 from core.messages import text
 from core.pricing import cost
-from core.store.history import Usage, month_of
+from core.store.activity import Usage, month_of
 from handlers.port import Command, Reply, Services
 
 

@@ -14,7 +14,7 @@ from core import errors
 from core.ai import AIService
 from core.messages import text
 from core.store import Store
-from core.store.history import ENTRY_CHARS, HistoryEntry, Usage, month_of
+from core.store.activity import ENTRY_CHARS, HistoryEntry, Usage, month_of
 from core.store.memory import MemoryStore
 from handlers import history
 from handlers.port import Accounting, Command, PageButton, Services

@@ -13,7 +13,7 @@ from bot.config import ConfigError, Settings
 from core.ai import TRANSCRIBE_MODEL, AIService
 from core.messages import text
 from core.pricing import Estimate, Price, cost, parse_prices
-from core.store.history import UNRECORDED_MODEL, Usage, month_of
+from core.store.activity import UNRECORDED_MODEL, Usage, month_of
 from core.store.memory import MemoryStore
 from handlers.port import Accounting, Limits, Services
 from handlers.registry import TRANSCRIBE

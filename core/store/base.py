@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from core.conversation import Turn
 from core.janken import Game, Opponent, Round, Stats, advance, record
-from core.store.history import HistoryEntry, Measure, UsageByModel
+from core.store.activity import HistoryEntry, Measure, UsageByModel
 
 Decide = Callable[[Game], Round]
 """A pure function that resolves one round of a game (no I/O, no awaits)."""
@@ -137,7 +137,7 @@ class Store(abc.ABC):
         longer be read (it stays applied: it is not played again).
 
         ``name``, when not empty, becomes the name :meth:`top_players` shows for the player
-        (cut to :data:`core.store.history.PLAYER_NAME_CHARS`), written with the stats in the same
+        (cut to :data:`core.store.activity.PLAYER_NAME_CHARS`), written with the stats in the same
         atomic step; an empty one keeps the name they had.
         """
 
@@ -280,14 +280,14 @@ class Store(abc.ABC):
         images: int = 0,
     ) -> None:
         """Add to ``player``'s totals of ``model`` for ``month`` (UTC, ``YYYY-MM``:
-        :func:`core.store.history.month_of`), atomically. The month's totals, every model's,
+        :func:`core.store.activity.month_of`), atomically. The month's totals, every model's,
         expire USAGE_TTL after the month's last addition."""
 
     @abc.abstractmethod
     async def usage(self, player: PlayerKey, month: str) -> UsageByModel:
-        """``player``'s totals for ``month`` per model (:data:`core.store.history.UsageByModel`);
+        """``player``'s totals for ``month`` per model (:data:`core.store.activity.UsageByModel`);
         empty when there are none (or they expired). Totals added before usage was kept per model
-        read as model :data:`core.store.history.UNRECORDED_MODEL`."""
+        read as model :data:`core.store.activity.UNRECORDED_MODEL`."""
 
     @abc.abstractmethod
     async def top_players(self, platform: str, workspace: str, *, by: Measure, limit: int) -> list[Ranked]:

@@ -19,8 +19,8 @@ from enum import Enum
 from typing import Any, TypeVar, get_args
 
 from core.janken import Game, Move, Opponent, Outcome, Round, Stats
+from core.store.activity import HistoryEntry, LoggedCommand, Usage, capped
 from core.store.base import Played
-from core.store.history import HistoryEntry, LoggedCommand, Usage, capped
 
 _log = logging.getLogger(__name__)
 _E = TypeVar("_E", bound=Enum)
@@ -88,7 +88,7 @@ def load_played(text: str) -> Played:
 
 
 def dump_entry(entry: HistoryEntry) -> str:
-    """A history entry, its texts cut to :data:`core.store.history.ENTRY_CHARS` first."""
+    """A history entry, its texts cut to :data:`core.store.activity.ENTRY_CHARS` first."""
     return _dump(asdict(capped(entry)))
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from core.conversation import Turn
 from core.janken import Game, Opponent, Stats
 from core.store import codec
+from core.store.activity import ENTRIES_REMEMBERED, Measure, player_name, ranking
 from core.store.base import (
     ANSWERS_REMEMBERED,
     BOARDS_REMEMBERED,
@@ -22,15 +23,14 @@ from core.store.base import (
     ranked,
     resolve,
 )
-from core.store.history import ENTRIES_REMEMBERED, Measure, player_name, ranking
-from core.store.memory_history import MemoryHistory
+from core.store.memory_activity import MemoryActivity
 
 BLOBS_KEPT = 64
 """Blobs a memory store holds at most (the oldest kept go first): each may be 256 KB, and this store
 lives in the bot's own memory, where the other backends' disk or Redis has room."""
 
 
-class MemoryStore(MemoryHistory):
+class MemoryStore(MemoryActivity):
     """Dictionaries in one process. No method awaits mid-change, so each is atomic.
 
     They hold the encoded records the other backends keep, so every backend reads

@@ -9,7 +9,7 @@ keys do. A record this build cannot read is dropped (or replaced) by whichever
 transaction finds it first, so it is logged once. How the store connects, and
 Redis errors becoming :class:`Unavailable`, is :mod:`core.store.redis_connection`;
 how its keys and values look is :mod:`core.store.redis_values`; the command log, monthly usage and
-leaderboard are :mod:`core.store.redis_history`'s.
+leaderboard are :mod:`core.store.redis_activity`'s.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from core.janken import Game, Opponent, Stats
 from core.store import codec
 from core.store import redis_scripts as scripts
 from core.store import redis_values as values
+from core.store.activity import ENTRIES_REMEMBERED
 from core.store.base import (
     ANSWERS_REMEMBERED,
     BOARDS_REMEMBERED,
@@ -39,9 +40,8 @@ from core.store.base import (
     check_blob,
     resolve,
 )
-from core.store.history import ENTRIES_REMEMBERED
+from core.store.redis_activity import RedisActivity, queue_ranking
 from core.store.redis_connection import connect, converted
-from core.store.redis_history import RedisHistory, queue_ranking
 from core.store.redis_values import PREFIX, player_key
 
 _T = TypeVar("_T")
@@ -50,7 +50,7 @@ RETRY_PAUSE = 0.002
 """Upper bound (seconds) of the random pause before retrying a transaction a concurrent write spoilt."""
 
 
-class RedisStore(RedisHistory):
+class RedisStore(RedisActivity):
     """A store in one Redis database; open it with :meth:`open`."""
 
     def __init__(

@@ -21,8 +21,8 @@ from redis.typing import EncodableT, FieldT
 from core.conversation import Turn
 from core.janken import Opponent, Stats
 from core.store import codec
+from core.store.activity import UNRECORDED_MODEL, Measure, Usage, by_model, tie_breaker
 from core.store.base import PlayerKey
-from core.store.history import UNRECORDED_MODEL, Measure, Usage, by_model, tie_breaker
 
 _T = TypeVar("_T")
 
@@ -56,7 +56,7 @@ def rank_score(stats: Stats, by: Measure) -> float | None:
 
 
 USAGE_FIELDS = ("tokens_in", "tokens_out", "images")
-"""What a month's usage hash counts, per model: :class:`core.store.history.Usage`'s fields."""
+"""What a month's usage hash counts, per model: :class:`core.store.activity.Usage`'s fields."""
 
 USAGE_SEPARATOR = "|"
 
@@ -70,7 +70,7 @@ def usage_field(model: str, count: str) -> str:
 
 def usage_by_model(counts: Mapping[str, str]) -> dict[str, Usage]:
     """A month's usage hash read back, per model. A field of an older build, a count with no model
-    (``tokens_in``), is model :data:`core.store.history.UNRECORDED_MODEL`'s; one that is neither is
+    (``tokens_in``), is model :data:`core.store.activity.UNRECORDED_MODEL`'s; one that is neither is
     ignored, and so is a count that is not a whole number."""
     rows = []
     for name, value in counts.items():

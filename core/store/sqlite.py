@@ -8,7 +8,7 @@ dropped by whichever transaction finds it first, so it is logged once.
 Claims, counters, blobs and conversations given a lifetime expire by the wall clock
 (every process agrees on it): a row past its time reads as absent, and writes
 sweep such rows away (:mod:`core.store.sqlite_schema`). The command log, monthly
-usage and leaderboard are :mod:`core.store.sqlite_history`'s, the blobs
+usage and leaderboard are :mod:`core.store.sqlite_activity`'s, the blobs
 :mod:`core.store.sqlite_blobs`'s.
 """
 
@@ -26,6 +26,7 @@ from core.conversation import Turn
 from core.errors import Unavailable
 from core.janken import Game, Opponent, Stats
 from core.store import codec
+from core.store.activity import ENTRIES_REMEMBERED
 from core.store.base import (
     ANSWERS_REMEMBERED,
     BOARDS_REMEMBERED,
@@ -36,15 +37,14 @@ from core.store.base import (
     PlayerKey,
     resolve,
 )
-from core.store.history import ENTRIES_REMEMBERED
+from core.store.sqlite_activity import SQLiteActivity, write_stats
 from core.store.sqlite_blobs import SQLiteBlobs
-from core.store.sqlite_history import SQLiteHistory, write_stats
 from core.store.sqlite_schema import prepare, sweep, sweep_conversations
 
 _T = TypeVar("_T")
 
 
-class SQLiteStore(SQLiteHistory, SQLiteBlobs):
+class SQLiteStore(SQLiteActivity, SQLiteBlobs):
     """A store in one SQLite file; open it with :meth:`open`."""
 
     def __init__(

@@ -87,7 +87,7 @@ and the name the player last played under (``NULL`` when none is known: the lead
 ``blobs`` holds :meth:`core.store.base.Store.keep_blob`'s bytes as they were given.
 ``model_usage`` is each player's monthly totals per model; ``monthly_usage`` holds those an older
 build added, one row per player and month with no model: they are read as model ``''``
-(:data:`core.store.history.UNRECORDED_MODEL`), nothing adds to them any more, and they expire and are
+(:data:`core.store.activity.UNRECORDED_MODEL`), nothing adds to them any more, and they expire and are
 swept as before. So a file from before per-model usage needs no migration, and an older build
 still running beside this one keeps working (its additions read as model ``''``).
 A table added by a later build (``claims``, ``counters``, ``blobs``...) is made in an older file

@@ -1,5 +1,7 @@
-"""What the store keeps besides games: each user's command log, their usage per month, and the
-measures the janken leaderboard ranks by. Values and pure rules only; the backends persist them.
+"""A user's activity, as the store keeps it besides games and conversations: each user's command
+log (what ``/history`` shows), their usage per month, and the measures the janken leaderboard ranks
+by. Values and pure rules only; each backend's ``*_activity`` module persists them. (A
+conversation's turns, the other "history", are :class:`core.conversation.Turn` s.)
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import redis.asyncio
 from core import janken
 from core.janken import Move, Opponent, Stats
 from core.store import HistoryEntry, PlayerKey, Store, Usage, codec
-from core.store.history import ENTRY_CHARS, PLAYER_NAME_CHARS, UNRECORDED_MODEL, USAGE_TTL, month_of
+from core.store.activity import ENTRY_CHARS, PLAYER_NAME_CHARS, UNRECORDED_MODEL, USAGE_TTL, month_of
 from core.store.memory import MemoryStore
 from core.store.redis import PREFIX, RedisStore
 from core.store.sqlite import SQLiteStore

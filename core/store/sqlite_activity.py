@@ -12,8 +12,7 @@ from typing import TypeVar
 
 from core.janken import Stats
 from core.store import codec
-from core.store.base import PlayerKey, Ranked, Store, ranked
-from core.store.history import (
+from core.store.activity import (
     UNRECORDED_MODEL,
     USAGE_TTL,
     HistoryEntry,
@@ -24,12 +23,13 @@ from core.store.history import (
     player_name,
     tie_breaker,
 )
+from core.store.base import PlayerKey, Ranked, Store, ranked
 from core.store.sqlite_schema import USAGE_TABLES, sweep_entries, sweep_usage
 
 _T = TypeVar("_T")
 
 
-class SQLiteHistory(Store):
+class SQLiteActivity(Store):
     """What :class:`core.store.sqlite.SQLiteStore` keeps besides games, boards and conversations."""
 
     _entries_remembered: int

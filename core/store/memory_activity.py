@@ -7,14 +7,14 @@ import time
 from collections import defaultdict
 
 from core.store import codec
+from core.store.activity import USAGE_TTL, HistoryEntry, Usage, UsageByModel, by_model
 from core.store.base import PlayerKey, Store
-from core.store.history import USAGE_TTL, HistoryEntry, Usage, UsageByModel, by_model
 
 _Row = tuple[float, int, str]
 """A logged entry: its time, its number in logging order, and its encoded record."""
 
 
-class MemoryHistory(Store):
+class MemoryActivity(Store):
     """Each player's log as a list kept sorted oldest first; no method awaits mid-change."""
 
     def __init__(self, *, entries_remembered: int) -> None:

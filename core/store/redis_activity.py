@@ -7,7 +7,7 @@ trims it in one step); a month's usage is a hash of three counts per model
 ``''``); the leaderboard is a sorted set per measure and workspace, with a hash per workspace of
 the names its players last played under, written in :meth:`RedisStore.apply_round`'s transaction
 with the stats (:func:`queue_ranking`). Stats kept before the leaderboard are ranked once, when a
-store first opens the database (:meth:`RedisHistory._rank_old_stats`); players ranked so have no
+store first opens the database (:meth:`RedisActivity._rank_old_stats`); players ranked so have no
 name until they play again.
 """
 
@@ -23,8 +23,7 @@ from redis.commands.core import AsyncScript
 from core.janken import Stats
 from core.store import codec
 from core.store import redis_values as values
-from core.store.base import PlayerKey, Ranked, Store, ranked
-from core.store.history import (
+from core.store.activity import (
     MEASURES,
     USAGE_TTL,
     HistoryEntry,
@@ -33,6 +32,7 @@ from core.store.history import (
     player_name,
     tie_breaker,
 )
+from core.store.base import PlayerKey, Ranked, Store, ranked
 from core.store.redis_connection import converted
 
 RANKED = f"{values.PREFIX}top:ranked"
@@ -55,7 +55,7 @@ def queue_ranking(pipe: Pipeline, player: PlayerKey, stats: Stats, name: str = "
             pipe.zadd(key, {player.user: score})
 
 
-class RedisHistory(Store):
+class RedisActivity(Store):
     """What :class:`core.store.redis.RedisStore` keeps besides games, boards and conversations."""
 
     _redis: Redis
