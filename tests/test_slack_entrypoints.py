@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import sys
@@ -11,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot.slack_app import server
 from bot.slack_app.listeners import COMMANDS
@@ -167,3 +169,18 @@ async def test_a_busy_port_a_stray_port_flag_or_a_refused_token_stops_start_up_w
                     lines
                 )
                 assert "xoxz-revoked" not in err.decode()
+
+
+async def test_bolt_does_not_say_the_token_from_the_environment_goes_unused(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN itself and, given our client, warns it "will be unused": it is used
+    (by the client), so the line would only mislead an operator. Bolt's other warnings still show."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    caplog.set_level(logging.WARNING, logger="bot.slack.bolt")
+    async for bot in start_bot():
+        await bot.send.slash("/janken", "")
+        await until(lambda: [m for m in bot.slack.messages.values() if m.blocks])  # noqa: B023
+        logging.getLogger("bot.slack.bolt").warning("another warning")
+    shown = [r.getMessage() for r in caplog.records if r.name == "bot.slack.bolt"]
+    assert shown == ["another warning"]

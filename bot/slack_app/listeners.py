@@ -19,6 +19,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -85,14 +86,22 @@ async def build_app(
     async def authorize() -> AuthorizeResult:
         return authorized
 
+    bolt_log = logging.getLogger("bot.slack.bolt")
+    bolt_log.addFilter(_not_the_token_warning)  # the same function each time: added once
     app = AsyncApp(
         client=request_client,
         authorize=authorize,
         signing_secret=signing_secret,
         process_before_response=True,  # listeners return at once; their work runs in tasks (_start)
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=bolt_log,
     )
     return app, register(app, services, streamer, client, session)
+
+
+def _not_the_token_warning(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and, given our client too, warns
+    that the token "will be unused"; it is used, by ``client``, so the line only misleads."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def register(
