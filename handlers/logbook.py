@@ -36,11 +36,4 @@ async def add_usage(
     """Add ``usage`` of ``model`` to the user's totals for this month (nothing for none); /usage
     prices it at ``model``'s price."""
     if usage != Usage():
-        await services.store.add_usage(
-            command.player,
-            month_of(time.time() if now is None else now),
-            model=model,
-            tokens_in=usage.tokens_in,
-            tokens_out=usage.tokens_out,
-            images=usage.images,
-        )
+        await services.store.add_usage(command.player, month_of(time.time() if now is None else now), model, usage)

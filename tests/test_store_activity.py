@@ -197,13 +197,13 @@ FINE_TUNED = "ft:gpt-4o-mini:acme|lab:fox:AbC123"
 
 async def test_usage_adds_up_per_player_month_and_model(store: Store) -> None:
     assert await store.usage(ALICE, "2025-06") == {}
-    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=100, tokens_out=250)
-    await store.add_usage(ALICE, "2025-06", model="image", images=1)
-    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=5, tokens_out=7)
-    await store.add_usage(ALICE, "2025-06", model=FINE_TUNED, tokens_in=3, tokens_out=4, images=2)
-    await store.add_usage(ALICE, "2025-06", model="idle")  # nothing used: no totals for it
-    await store.add_usage(ALICE, "2025-07", model="chat", tokens_in=1)
-    await store.add_usage(BOB, "2025-06", model="image", images=4)
+    await store.add_usage(ALICE, "2025-06", "chat", Usage(tokens_in=100, tokens_out=250))
+    await store.add_usage(ALICE, "2025-06", "image", Usage(images=1))
+    await store.add_usage(ALICE, "2025-06", "chat", Usage(tokens_in=5, tokens_out=7))
+    await store.add_usage(ALICE, "2025-06", FINE_TUNED, Usage(tokens_in=3, tokens_out=4, images=2))
+    await store.add_usage(ALICE, "2025-06", "idle", Usage())  # nothing used: no totals for it
+    await store.add_usage(ALICE, "2025-07", "chat", Usage(tokens_in=1))
+    await store.add_usage(BOB, "2025-06", "image", Usage(images=4))
     june = await store.usage(ALICE, "2025-06")
     assert june == {
         "chat": Usage(tokens_in=105, tokens_out=257),
@@ -219,7 +219,7 @@ async def test_usage_adds_up_per_player_month_and_model(store: Store) -> None:
 
 async def test_concurrent_usage_additions_all_count(store: Store) -> None:
     await asyncio.gather(
-        *(store.add_usage(ALICE, "2025-06", model=f"m{n % 2}", tokens_in=1, images=n % 2) for n in range(40))
+        *(store.add_usage(ALICE, "2025-06", f"m{n % 2}", Usage(tokens_in=1, images=n % 2)) for n in range(40))
     )
     assert await store.usage(ALICE, "2025-06") == {
         "m0": Usage(tokens_in=20),
@@ -241,8 +241,8 @@ async def _usage_lifetime(store: Store, player: PlayerKey, month: str, model: st
 
 
 async def test_a_months_usage_expires_about_two_months_after_its_last_addition(store: Store) -> None:
-    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=1)
-    await store.add_usage(ALICE, "2025-06", model="image", images=1)
+    await store.add_usage(ALICE, "2025-06", "chat", Usage(tokens_in=1))
+    await store.add_usage(ALICE, "2025-06", "image", Usage(images=1))
     for model in ("chat", "image"):
         assert USAGE_TTL - 60 < await _usage_lifetime(store, ALICE, "2025-06", model) <= USAGE_TTL
     assert 61 * DAY < USAGE_TTL < 63 * DAY
@@ -416,13 +416,13 @@ async def test_sqlite_keeps_a_months_models_expiring_together(tmp_path) -> None:
         sql = "UPDATE model_usage SET expires = ?"
         await store._run(lambda conn: conn.execute(sql, (time.time() + seconds,)), write=True)
 
-    await store.add_usage(ALICE, "2025-06", model="chat", tokens_in=1)
+    await store.add_usage(ALICE, "2025-06", "chat", Usage(tokens_in=1))
     await expire_in(10)
-    await store.add_usage(ALICE, "2025-06", model="image", images=1)  # the month's last addition
+    await store.add_usage(ALICE, "2025-06", "image", Usage(images=1))  # the month's last addition
     assert USAGE_TTL - 60 < await _usage_lifetime(store, ALICE, "2025-06", "chat") <= USAGE_TTL
     await expire_in(-1)
     assert await store.usage(ALICE, "2025-06") == {}  # expired: absent before anything deletes it
-    await store.add_usage(BOB, "2025-06", model="chat", tokens_in=2)  # a write sweeps others' expired totals
+    await store.add_usage(BOB, "2025-06", "chat", Usage(tokens_in=2))  # a write sweeps others' expired totals
     rows = await store._run(lambda conn: conn.execute("SELECT player FROM model_usage").fetchall())
     assert rows == [(str(BOB),)]
     await store.close()
@@ -440,8 +440,8 @@ async def test_redis_reads_a_months_usage_from_before_models_as_model_unrecorded
     assert await store.usage(ALICE, "2025-06") == {
         UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=1)
     }
-    await store.add_usage(ALICE, "2025-06", model=FINE_TUNED, tokens_in=3)
-    await store.add_usage(ALICE, "2025-06", model=UNRECORDED_MODEL, images=1)
+    await store.add_usage(ALICE, "2025-06", FINE_TUNED, Usage(tokens_in=3))
+    await store.add_usage(ALICE, "2025-06", UNRECORDED_MODEL, Usage(images=1))
     assert await store.usage(ALICE, "2025-06") == {
         UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=2),
         FINE_TUNED: Usage(tokens_in=3),
@@ -467,8 +467,8 @@ async def test_a_sqlite_file_from_before_usage_per_model_reads_its_totals_as_mod
     a, b = await asyncio.gather(SQLiteStore.open(path), SQLiteStore.open(path))  # two processes starting
     assert await a.usage(ALICE, "2025-06") == {UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=1)}
     assert await b.usage(BOB, "2025-06") == {}  # expired
-    await b.add_usage(ALICE, "2025-06", model=FINE_TUNED, tokens_in=3)
-    await a.add_usage(ALICE, "2025-06", model=UNRECORDED_MODEL, images=1)
+    await b.add_usage(ALICE, "2025-06", FINE_TUNED, Usage(tokens_in=3))
+    await a.add_usage(ALICE, "2025-06", UNRECORDED_MODEL, Usage(images=1))
     june = {UNRECORDED_MODEL: Usage(tokens_in=7, tokens_out=8, images=2), FINE_TUNED: Usage(tokens_in=3)}
     assert await b.usage(ALICE, "2025-06") == june
     assert await a.usage(ALICE, "2025-05") == {UNRECORDED_MODEL: Usage(1, 1, 1)}
@@ -530,7 +530,7 @@ async def test_a_sqlite_file_from_before_the_log_and_the_leaderboard_opens_and_w
     assert await a.count("quota:ask:today:alice") == 2
     await a.log_entry(ALICE, entry(age=0, prompt="hello"), keep=KEEP)
     assert await prompts(b, ALICE) == ["hello"]
-    await b.add_usage(ALICE, "2025-06", model="m", tokens_in=3)
+    await b.add_usage(ALICE, "2025-06", "m", Usage(tokens_in=3))
     assert await a.usage(ALICE, "2025-06") == {"m": Usage(tokens_in=3)}
     assert await _names(a) == ["alice", "bob", "carol"]  # no name kept: their user ids
     await a.close()

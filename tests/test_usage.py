@@ -128,10 +128,8 @@ async def test_usage_from_before_models_were_kept_is_priced_at_the_chat_and_imag
     services: Services,
 ) -> None:
     player, month = cmd("").player, month_of(time.time())
-    await services.store.add_usage(
-        player, month, model=UNRECORDED_MODEL, tokens_in=30, tokens_out=10, images=2
-    )
-    await services.store.add_usage(player, month, model="old-chat", tokens_in=100)  # before a model change
+    await services.store.add_usage(player, month, UNRECORDED_MODEL, Usage(tokens_in=30, tokens_out=10, images=2))
+    await services.store.add_usage(player, month, "old-chat", Usage(tokens_in=100))  # before a model change
     services.accounting = Accounting(
         prices={
             "test-chat": Price(10_000.0, 20_000.0),

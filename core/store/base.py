@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from core.conversation import Turn
 from core.janken import Game, Opponent, Round, Stats, advance, record
-from core.store.activity import HistoryEntry, Measure, UsageByModel
+from core.store.activity import HistoryEntry, Measure, Usage, UsageByModel
 
 Decide = Callable[[Game], Round]
 """A pure function that resolves one round of a game (no I/O, no awaits)."""
@@ -269,17 +269,8 @@ class Store(abc.ABC):
         """Delete ``player``'s whole log atomically; how many entries it held (as :meth:`count_entries`)."""
 
     @abc.abstractmethod
-    async def add_usage(
-        self,
-        player: PlayerKey,
-        month: str,
-        *,
-        model: str,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        images: int = 0,
-    ) -> None:
-        """Add to ``player``'s totals of ``model`` for ``month`` (UTC, ``YYYY-MM``:
+    async def add_usage(self, player: PlayerKey, month: str, model: str, used: Usage) -> None:
+        """Add ``used`` to ``player``'s totals of ``model`` for ``month`` (UTC, ``YYYY-MM``:
         :func:`core.store.activity.month_of`), atomically. The month's totals, every model's,
         expire USAGE_TTL after the month's last addition."""
 

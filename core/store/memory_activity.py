@@ -60,18 +60,9 @@ class MemoryActivity(Store):
         log = self._entries.get(player, [])
         return log[_first_live(log, keep) :]
 
-    async def add_usage(
-        self,
-        player: PlayerKey,
-        month: str,
-        *,
-        model: str,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        images: int = 0,
-    ) -> None:
+    async def add_usage(self, player: PlayerKey, month: str, model: str, used: Usage) -> None:
         totals = dict(self._usage_of(player, month))
-        totals[model] = totals.get(model, Usage()).plus(Usage(tokens_in, tokens_out, images))
+        totals[model] = totals.get(model, Usage()).plus(used)
         self._usage[player, month] = (totals, time.monotonic() + USAGE_TTL)
 
     async def usage(self, player: PlayerKey, month: str) -> UsageByModel:

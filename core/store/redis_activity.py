@@ -28,6 +28,7 @@ from core.store.activity import (
     USAGE_TTL,
     HistoryEntry,
     Measure,
+    Usage,
     UsageByModel,
     player_name,
     tie_breaker,
@@ -115,20 +116,11 @@ class RedisActivity(Store):
                 held, _ = await pipe.execute()
         return int(held)
 
-    async def add_usage(
-        self,
-        player: PlayerKey,
-        month: str,
-        *,
-        model: str,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        images: int = 0,
-    ) -> None:
+    async def add_usage(self, player: PlayerKey, month: str, model: str, used: Usage) -> None:
         key = values.player_key(f"usage:{month}", player)
         with converted():
             async with self._redis.pipeline(transaction=True) as pipe:
-                for count, amount in zip(values.USAGE_FIELDS, (tokens_in, tokens_out, images)):
+                for count, amount in zip(values.USAGE_FIELDS, (used.tokens_in, used.tokens_out, used.images)):
                     pipe.hincrby(key, values.usage_field(model, count), amount)
                 pipe.pexpire(key, values.millis(USAGE_TTL))
                 await pipe.execute()

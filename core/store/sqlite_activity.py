@@ -102,16 +102,7 @@ class SQLiteActivity(Store):
 
         return await self._run(work, write=True)
 
-    async def add_usage(
-        self,
-        player: PlayerKey,
-        month: str,
-        *,
-        model: str,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        images: int = 0,
-    ) -> None:
+    async def add_usage(self, player: PlayerKey, month: str, model: str, used: Usage) -> None:
         def work(conn: sqlite3.Connection) -> None:
             now = time.time()
             sweep_usage(conn, str(player), month, now)
@@ -120,7 +111,7 @@ class SQLiteActivity(Store):
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (player, month, model) DO UPDATE SET "
                 "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out, "
                 "images = images + excluded.images",
-                (str(player), month, model, tokens_in, tokens_out, images, now + USAGE_TTL),
+                (str(player), month, model, used.tokens_in, used.tokens_out, used.images, now + USAGE_TTL),
             )
             for table in USAGE_TABLES:  # the month's totals, every model's, live on together
                 conn.execute(
