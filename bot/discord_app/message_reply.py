@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any
 
 import discord
@@ -99,11 +99,19 @@ class MessageReply:
     @contextlib.asynccontextmanager
     async def progress(self, message: str) -> AsyncIterator[None]:
         """A status reply, deleted when the work ends (however it ends)."""
-        status = await self._replies.send(text("progress", self._locale, message=message))
-        try:
+        async with shown_while_working(self._replies.send(text("progress", self._locale, message=message))):
             yield
-        finally:
-            try:
-                await status.delete()
-            except discord.HTTPException:  # cosmetic: it must not hide the work's own outcome
-                _log.warning("could not delete a progress reply", exc_info=True)
+
+
+@contextlib.asynccontextmanager
+async def shown_while_working(sent: Awaitable[discord.Message]) -> AsyncIterator[None]:
+    """A status message (``sent``) while the work runs, deleted when it ends, however it ends; a
+    failed delete is logged, not raised: it is cosmetic and must not hide the work's own outcome."""
+    status = await sent
+    try:
+        yield
+    finally:
+        try:
+            await status.delete()
+        except discord.HTTPException:
+            _log.warning("could not delete a progress message", exc_info=True)

@@ -17,7 +17,7 @@ import aiohttp
 import discord
 from yarl import URL
 
-from bot.discord_app.message_reply import Replies
+from bot.discord_app.message_reply import Replies, shown_while_working
 from bot.discord_app.outlet import Outlet
 from bot.downloads import fetch_limited
 from core.ai import GeneratedImage
@@ -103,11 +103,5 @@ class ReplyToMessage:
     @contextlib.asynccontextmanager
     async def progress(self, message: str) -> AsyncIterator[None]:
         """The status line in the command's response, removed when the work ends either way."""
-        shown = await self._outlet.send(text("progress", self._locale, message=message))
-        try:
+        async with shown_while_working(self._outlet.send(text("progress", self._locale, message=message))):
             yield
-        finally:
-            try:
-                await shown.delete()
-            except discord.HTTPException:  # cosmetic: must not hide the outcome
-                _log.warning("could not remove the progress line", exc_info=True)

@@ -300,7 +300,9 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         file_id = request.match_info["file_id"]
         with self.lock:
             upload = self._files.get(file_id)
-            error = _token_error(request.headers, {}) or (None if upload and not upload.deleted else "file_not_found")
+            error = _token_error(request.headers, {}) or (
+                None if upload and not upload.deleted else "file_not_found"
+            )
             status = (404 if error == "file_not_found" else 403) if error else 200
             self._record("download", {"file_id": file_id}, request, time.time(), error, status)
         if error or upload is None:
@@ -342,7 +344,9 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
         Slack image files are supported" (docs.slack.dev, Slack file object)."""
         if not isinstance(slack_file, dict) or len(slack_file) != 1:
             return False
-        shown = [f for f in self._files.values() if f.completed and not f.deleted and f.mimetype in IMAGE_TYPES]
+        shown = [
+            f for f in self._files.values() if f.completed and not f.deleted and f.mimetype in IMAGE_TYPES
+        ]
         if "id" in slack_file:
             return any(f.file_id == str(slack_file["id"]) for f in shown)
         return slack_file.get("url") in {u for f in shown for u in self._urls_of(f)}
@@ -466,22 +470,22 @@ class FakeSlackAPI(SocketModeMixin, SlackState):
             self._messages[(channel, message.ts)] = message
         return {"files": [self._file_object(self._files[item["id"]]) for item in items]}
 
-    def _files_info(self, args: JsonDict) -> JsonDict:
+    def _live_file(self, args: JsonDict) -> UploadedFile:
+        """The file ``args`` name, as files.info and files.delete find it (or their errors)."""
         upload = self._files.get(str(args.get("file")))
         if upload is None:
             raise SlackError("file_not_found")
         if upload.deleted:
             raise SlackError("file_deleted")
+        return upload
+
+    def _files_info(self, args: JsonDict) -> JsonDict:
+        upload = self._live_file(args)
         return {"file": self._file_object(upload), "comments": [], "response_metadata": {"next_cursor": ""}}
 
     def _files_delete(self, args: JsonDict) -> JsonDict:
         """files.delete: the file is gone (its `deleted` set); a second delete says `file_deleted`."""
-        upload = self._files.get(str(args.get("file")))
-        if upload is None:
-            raise SlackError("file_not_found")
-        if upload.deleted:
-            raise SlackError("file_deleted")
-        upload.deleted = True
+        self._live_file(args).deleted = True
         return {}
 
     def _users_info(self, args: JsonDict) -> JsonDict:
